@@ -1,0 +1,1 @@
+"""Shared wire protocol of Coalition Exchange: generated API messages and signing rules."""

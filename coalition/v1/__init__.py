@@ -1,0 +1,1 @@
+"""Generated protobuf messages of the coalition.v1 API (do not edit)."""

@@ -1,0 +1,1 @@
+"""The Coalition Exchange hub."""

@@ -1,0 +1,1 @@
+"""SQLAlchemy 2 storage for PostgreSQL and SQLite behind one schema."""

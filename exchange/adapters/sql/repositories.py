@@ -1,0 +1,180 @@
+"""SQL implementations of the domain's repositories."""
+
+from __future__ import annotations
+
+import hashlib
+
+from sqlalchemy import delete, func, insert, select, text
+from sqlalchemy.dialects.postgresql import insert as postgres_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.orm import Session
+
+from exchange.adapters.sql.tables import (
+    IdempotencyRecordRow,
+    PartnerKeyRow,
+    PartnerRow,
+    RequestNonceRow,
+)
+from exchange.domain.partners import KeyState, Partner, PartnerKey, PartnerKind
+from exchange.domain.ports import StoredResponse
+
+
+def _partner(row: PartnerRow) -> Partner:
+    return Partner(
+        row.partner_id, row.display_name, PartnerKind(row.kind), row.program_code, row.created_at_us
+    )
+
+
+def _key(row: PartnerKeyRow) -> PartnerKey:
+    return PartnerKey(
+        row.key_id,
+        row.partner_id,
+        row.public_key,
+        KeyState(row.state),
+        row.created_at_us,
+        row.revoked_at_us,
+    )
+
+
+class SqlPartnerRepository:
+    def __init__(self, session: Session) -> None:
+        self.session = session
+
+    def get(self, partner_id: str) -> Partner | None:
+        row = self.session.get(PartnerRow, partner_id)
+        return _partner(row) if row is not None else None
+
+    def list_after(self, after_partner_id: str, limit: int) -> list[Partner]:
+        query = (
+            select(PartnerRow)
+            .where(PartnerRow.partner_id > after_partner_id)
+            .order_by(PartnerRow.partner_id)
+            .limit(limit)
+        )
+        return [_partner(row) for row in self.session.scalars(query)]
+
+    def add(self, partner: Partner) -> None:
+        self.session.execute(
+            insert(PartnerRow).values(
+                partner_id=partner.partner_id,
+                display_name=partner.display_name,
+                kind=partner.kind.value,
+                program_code=partner.program_code,
+                created_at_us=partner.created_at_us,
+            )
+        )
+
+    def program_exists(self, program_code: str) -> bool:
+        query = select(func.count()).where(PartnerRow.program_code == program_code)
+        return bool(self.session.scalar(query))
+
+    def keys(self, partner_id: str) -> list[PartnerKey]:
+        query = (
+            select(PartnerKeyRow)
+            .where(PartnerKeyRow.partner_id == partner_id)
+            .order_by(PartnerKeyRow.created_at_us, PartnerKeyRow.key_id)
+        )
+        return [_key(row) for row in self.session.scalars(query)]
+
+    def active_keys(self, partner_ids: list[str]) -> dict[str, list[PartnerKey]]:
+        if not partner_ids:
+            return {}
+        query = (
+            select(PartnerKeyRow)
+            .where(
+                PartnerKeyRow.partner_id.in_(partner_ids),
+                PartnerKeyRow.state == KeyState.ACTIVE.value,
+            )
+            .order_by(PartnerKeyRow.created_at_us, PartnerKeyRow.key_id)
+        )
+        found: dict[str, list[PartnerKey]] = {}
+        for row in self.session.scalars(query):
+            found.setdefault(row.partner_id, []).append(_key(row))
+        return found
+
+    def get_key(self, key_id: str) -> PartnerKey | None:
+        row = self.session.get(PartnerKeyRow, key_id)
+        return _key(row) if row is not None else None
+
+    def add_key(self, key: PartnerKey) -> None:
+        self.session.execute(
+            insert(PartnerKeyRow).values(
+                key_id=key.key_id,
+                partner_id=key.partner_id,
+                public_key=key.public_key,
+                state=key.state.value,
+                created_at_us=key.created_at_us,
+                revoked_at_us=key.revoked_at_us,
+            )
+        )
+
+    def save_key(self, key: PartnerKey) -> None:
+        row = self.session.get(PartnerKeyRow, key.key_id)
+        assert row is not None and row.partner_id == key.partner_id, "saving a key never added"
+        row.state = key.state.value
+        row.revoked_at_us = key.revoked_at_us
+        self.session.flush()
+
+
+def _advisory_lock_id(partner_id: str, idempotency_key: str) -> int:
+    digest = hashlib.sha256(f"{partner_id}\n{idempotency_key}".encode()).digest()
+    return int.from_bytes(digest[:8], "big", signed=True)
+
+
+class SqlRequestLedger:
+    def __init__(self, session: Session) -> None:
+        self.session = session
+        self.dialect = session.get_bind().dialect.name
+
+    def record_nonce(self, partner_id: str, nonce: str, created_s: int) -> bool:
+        values = {"partner_id": partner_id, "nonce": nonce, "created_s": created_s}
+        dialect_insert = postgres_insert if self.dialect == "postgresql" else sqlite_insert
+        statement = (
+            dialect_insert(RequestNonceRow)
+            .values(values)
+            .on_conflict_do_nothing()
+            .returning(RequestNonceRow.nonce)
+        )
+        # RETURNING, not rowcount: ORM-enabled inserts do not report a reliable rowcount.
+        return self.session.execute(statement).first() is not None
+
+    def lock_idempotency_key(self, partner_id: str, idempotency_key: str) -> bool:
+        if self.dialect != "postgresql":
+            # SQLite transactions start with BEGIN IMMEDIATE: one writer at a time already.
+            return True
+        lock_id = _advisory_lock_id(partner_id, idempotency_key)
+        acquired = self.session.scalar(
+            text("SELECT pg_try_advisory_xact_lock(:lock_id)"), {"lock_id": lock_id}
+        )
+        return bool(acquired)
+
+    def stored_response(self, partner_id: str, idempotency_key: str) -> StoredResponse | None:
+        row = self.session.get(IdempotencyRecordRow, (partner_id, idempotency_key))
+        if row is None:
+            return None
+        return StoredResponse(row.method, row.request_sha256, row.response)
+
+    def store_response(
+        self, partner_id: str, idempotency_key: str, stored: StoredResponse, at_us: int
+    ) -> None:
+        self.session.execute(
+            insert(IdempotencyRecordRow).values(
+                partner_id=partner_id,
+                idempotency_key=idempotency_key,
+                method=stored.method,
+                request_sha256=stored.request_sha256,
+                response=stored.response,
+                created_at_us=at_us,
+            )
+        )
+
+    def purge(self, nonces_before_s: int, responses_before_us: int) -> int:
+        nonces = self.session.execute(
+            delete(RequestNonceRow).where(RequestNonceRow.created_s < nonces_before_s)
+        )
+        responses = self.session.execute(
+            delete(IdempotencyRecordRow).where(
+                IdempotencyRecordRow.created_at_us < responses_before_us
+            )
+        )
+        return int(getattr(nonces, "rowcount", 0)) + int(getattr(responses, "rowcount", 0))

@@ -1,0 +1,1 @@
+"""The gRPC entrypoint: servicers that translate, and the request pipeline around them."""

@@ -1,0 +1,72 @@
+"""The one error catalog: each domain error code maps to a gRPC status and rich details."""
+
+from __future__ import annotations
+
+import grpc
+from google.protobuf import any_pb2
+from google.rpc import code_pb2, error_details_pb2, status_pb2
+
+from exchange.domain.errors import DomainError, ErrorCode
+
+ERROR_DOMAIN = "coalition.exchange"
+UNAUTHENTICATED_MESSAGE = "request authentication failed"
+INTERNAL_MESSAGE = "internal error; the hub operator has been notified"
+
+STATUS_BY_CODE: dict[ErrorCode, grpc.StatusCode] = {
+    ErrorCode.INVALID_ARGUMENT: grpc.StatusCode.INVALID_ARGUMENT,
+    ErrorCode.UNAUTHENTICATED: grpc.StatusCode.UNAUTHENTICATED,
+    ErrorCode.NOT_FOUND: grpc.StatusCode.NOT_FOUND,
+    ErrorCode.ALREADY_EXISTS: grpc.StatusCode.ALREADY_EXISTS,
+    ErrorCode.METHOD_NOT_DECLARED: grpc.StatusCode.UNIMPLEMENTED,
+    ErrorCode.IDEMPOTENCY_KEY_REUSED: grpc.StatusCode.FAILED_PRECONDITION,
+    ErrorCode.IDEMPOTENCY_IN_PROGRESS: grpc.StatusCode.ABORTED,
+    ErrorCode.PARTNER_NOT_FOUND: grpc.StatusCode.NOT_FOUND,
+    ErrorCode.KEY_NOT_FOUND: grpc.StatusCode.NOT_FOUND,
+    ErrorCode.KEY_ALREADY_REGISTERED: grpc.StatusCode.ALREADY_EXISTS,
+    ErrorCode.KEY_ALREADY_REVOKED: grpc.StatusCode.FAILED_PRECONDITION,
+    ErrorCode.ACTIVE_KEYS_LIMIT_REACHED: grpc.StatusCode.FAILED_PRECONDITION,
+    ErrorCode.LAST_ACTIVE_KEY: grpc.StatusCode.FAILED_PRECONDITION,
+    ErrorCode.PARTNER_ALREADY_EXISTS: grpc.StatusCode.ALREADY_EXISTS,
+    ErrorCode.PROGRAM_ALREADY_EXISTS: grpc.StatusCode.ALREADY_EXISTS,
+    ErrorCode.PROOF_OF_POSSESSION_INVALID: grpc.StatusCode.INVALID_ARGUMENT,
+    ErrorCode.INTERNAL: grpc.StatusCode.INTERNAL,
+}
+
+
+def _pack(message: error_details_pb2.ErrorInfo | error_details_pb2.BadRequest) -> any_pb2.Any:
+    packed = any_pb2.Any()
+    packed.Pack(message)
+    return packed
+
+
+def rich_status(error: DomainError) -> status_pb2.Status:
+    """The google.rpc.Status for a domain error: code, message, ErrorInfo, BadRequest."""
+    status_code = STATUS_BY_CODE[error.code]
+    status = status_pb2.Status(
+        code=getattr(code_pb2, status_code.name),
+        message=error.message,
+    )
+    status.details.append(_pack(error_details_pb2.ErrorInfo(reason=error.code.value, domain=ERROR_DOMAIN)))
+    if error.field_violations:
+        bad_request = error_details_pb2.BadRequest(
+            field_violations=[
+                error_details_pb2.BadRequest.FieldViolation(field=v.field, description=v.description)
+                for v in error.field_violations
+            ]
+        )
+        status.details.append(_pack(bad_request))
+    return status
+
+
+def unauthenticated() -> DomainError:
+    """Every authentication failure looks exactly like this to the caller."""
+    return DomainError(ErrorCode.UNAUTHENTICATED, UNAUTHENTICATED_MESSAGE)
+
+
+def internal() -> DomainError:
+    return DomainError(ErrorCode.INTERNAL, INTERNAL_MESSAGE)
+
+
+def assert_catalog_complete() -> None:
+    missing = [code for code in ErrorCode if code not in STATUS_BY_CODE]
+    assert not missing, f"error codes without a gRPC status: {missing}"

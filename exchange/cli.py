@@ -1,0 +1,242 @@
+"""The `coalition` command: serve the hub, migrate, manage keys and partners, run the demo."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import signal
+import sys
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from types import FrameType
+
+from sqlalchemy.exc import OperationalError
+
+from coalition.keys import SigningKey, load_public_key, write_key_pair
+from exchange.adapters.clock import SystemClock
+from exchange.adapters.sql.engine import create_database_engine, is_sqlite
+from exchange.adapters.sql.migrations import current_revision, head_revision, upgrade
+from exchange.adapters.sql.unit_of_work import SqlUnitOfWorkFactory
+from exchange.config import ENVIRONMENT_NAMES, Settings
+from exchange.domain.errors import DomainError
+from exchange.domain.partners import PartnerKind
+from exchange.services import partners
+
+log = logging.getLogger("coalition")
+
+
+class CommandError(Exception):
+    """A one-line message for the operator; the command exits non-zero."""
+
+
+def _database_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--database-url",
+        help=f"SQLAlchemy URL (env {ENVIRONMENT_NAMES['database_url']}; "
+        "default sqlite:///./coalition.db)",
+    )
+
+
+def _serve_options(parser: argparse.ArgumentParser) -> None:
+    _database_option(parser)
+    parser.add_argument("--listen", dest="listen_address", help="host:port (default 127.0.0.1:50051)")
+    parser.add_argument("--audience", help="audience string partners sign for")
+    parser.add_argument("--hub-key", dest="hub_key_path", help="hub private key (PEM)")
+    parser.add_argument("--tls-cert", dest="tls_cert_path", help="server certificate (PEM)")
+    parser.add_argument("--tls-key", dest="tls_key_path", help="server private key (PEM)")
+    parser.add_argument(
+        "--client-ca", dest="client_ca_path", help="CA of partner client certificates (mTLS)"
+    )
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="coalition", description=__doc__)
+    parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    serve = commands.add_parser("serve", help="run the hub")
+    _serve_options(serve)
+
+    db = commands.add_parser("db", help="database schema").add_subparsers(dest="db", required=True)
+    _database_option(db.add_parser("upgrade", help="migrate to the newest schema"))
+
+    keys = commands.add_parser("keys", help="signing keys").add_subparsers(dest="keys", required=True)
+    generate = keys.add_parser("generate", help="write a new Ed25519 key pair")
+    generate.add_argument("--out", required=True, type=Path, help="directory for the key files")
+
+    partner = commands.add_parser("partner", help="coalition partners")
+    partner_commands = partner.add_subparsers(dest="partner", required=True)
+    add = partner_commands.add_parser("add", help="onboard a partner with its first key")
+    add.add_argument("--id", required=True, dest="partner_id")
+    add.add_argument("--name", required=True)
+    add.add_argument("--kind", required=True, choices=[kind.value for kind in PartnerKind])
+    add.add_argument("--program", required=True, help="program code, e.g. SKYWAY_MILES")
+    add.add_argument("--public-key", required=True, type=Path, help="partner public key (PEM)")
+    _database_option(add)
+    _database_option(partner_commands.add_parser("list", help="print the directory"))
+
+    demo = commands.add_parser("demo", help="set up a demo coalition, serve it, run the demo")
+    _serve_options(demo)
+    demo.add_argument("--home", type=Path, default=Path(".coalition"), help="demo key directory")
+    demo.add_argument("--exit", action="store_true", help="stop after the demo instead of serving")
+    return parser
+
+
+def _settings(args: argparse.Namespace) -> Settings:
+    names = ("database_url", "listen_address", "audience", "hub_key_path", "tls_cert_path",
+             "tls_key_path", "client_ca_path")
+    try:
+        return Settings.load(**{name: getattr(args, name, None) for name in names})
+    except ValueError as error:
+        raise CommandError(str(error)) from None
+
+
+def ensure_schema(settings: Settings, *, migrate_sqlite: bool = True) -> None:
+    """SQLite is migrated on start (zero set-up); PostgreSQL must be migrated explicitly."""
+    engine = create_database_engine(settings.database_url)
+    try:
+        current = current_revision(engine)
+        if current == head_revision():
+            return
+        if migrate_sqlite and is_sqlite(settings.database_url):
+            upgrade(engine)
+            return
+        raise CommandError(
+            f"database schema is at {current or 'nothing'}, not {head_revision()}: "
+            "run `coalition db upgrade` first"
+        )
+    except OperationalError as error:
+        raise CommandError(f"cannot open the database: {error.orig}") from None
+    finally:
+        engine.dispose()
+
+
+def cmd_db_upgrade(args: argparse.Namespace) -> None:
+    settings = _settings(args)
+    engine = create_database_engine(settings.database_url)
+    try:
+        upgrade(engine)
+        print(f"database at revision {current_revision(engine)}")
+    except OperationalError as error:
+        raise CommandError(f"cannot open the database: {error.orig}") from None
+    finally:
+        engine.dispose()
+
+
+def cmd_keys_generate(args: argparse.Namespace) -> None:
+    key = SigningKey.generate()
+    try:
+        private_path, public_path = write_key_pair(args.out, key)
+    except (FileExistsError, OSError) as error:
+        raise CommandError(str(error)) from None
+    print(f"key id {key.key_id}\nprivate {private_path}\npublic  {public_path}")
+
+
+def cmd_partner_add(args: argparse.Namespace) -> None:
+    settings = _settings(args)
+    try:
+        public_key = load_public_key(args.public_key)
+    except (OSError, ValueError) as error:
+        raise CommandError(f"cannot read public key {args.public_key}: {error}") from None
+    ensure_schema(settings)
+    command = partners.AddPartner(
+        args.partner_id, args.name, PartnerKind(args.kind), args.program, public_key
+    )
+    entry = add_partner(settings, command)
+    print(f"added {entry.partner.partner_id} with key {entry.active_keys[0].key_id}")
+
+
+def add_partner(settings: Settings, command: partners.AddPartner) -> partners.DirectoryEntry:
+    engine = create_database_engine(settings.database_url)
+    try:
+        with SqlUnitOfWorkFactory(engine)() as uow:
+            entry = partners.add_partner(uow, SystemClock(), command)
+            uow.commit()
+            return entry
+    except DomainError as error:
+        raise CommandError(error.message) from None
+    finally:
+        engine.dispose()
+
+
+def cmd_partner_list(args: argparse.Namespace) -> None:
+    settings = _settings(args)
+    ensure_schema(settings)
+    engine = create_database_engine(settings.database_url)
+    try:
+        with SqlUnitOfWorkFactory(engine)() as uow:
+            page = partners.list_partners(uow, "", 500)
+    finally:
+        engine.dispose()
+    print(f"{'PARTNER':<16} {'KIND':<12} {'PROGRAM':<20} {'KEYS':<4} NAME")
+    for entry in page.entries:
+        p = entry.partner
+        print(f"{p.partner_id:<16} {p.kind.value:<12} {p.program_code:<20} "
+              f"{len(entry.active_keys):<4} {p.display_name}")
+
+
+def cmd_serve(args: argparse.Namespace) -> None:
+    from exchange.bootstrap import bootstrap
+
+    settings = _settings(args)
+    ensure_schema(settings)
+    try:
+        hub = bootstrap(settings)
+    except (OSError, ValueError) as error:
+        raise CommandError(f"cannot start the hub: {error}") from None
+    hub.start()
+    print(f"hub serving on {settings.listen_address} (port {hub.port}); Ctrl-C stops it")
+    _stop_on_signals(lambda: hub.stop())
+    hub.wait()
+
+
+def cmd_demo(args: argparse.Namespace) -> None:
+    from exchange.demo_setup import run_demo
+
+    run_demo(_settings_for_demo(args), args.home, serve_after=not args.exit)
+
+
+def _settings_for_demo(args: argparse.Namespace) -> Settings:
+    if args.hub_key_path is None:
+        args.hub_key_path = str(args.home / "hub" / "signing.key")
+    return _settings(args)
+
+
+def _stop_on_signals(stop: Callable[[], None]) -> None:
+    def handle(signum: int, _frame: FrameType | None) -> None:
+        log.info("signal %s: shutting down gracefully", signum)
+        stop()
+
+    signal.signal(signal.SIGTERM, handle)
+    signal.signal(signal.SIGINT, handle)
+
+
+HANDLERS: dict[tuple[str, ...], Callable[[argparse.Namespace], None]] = {
+    ("serve",): cmd_serve,
+    ("db", "upgrade"): cmd_db_upgrade,
+    ("keys", "generate"): cmd_keys_generate,
+    ("partner", "add"): cmd_partner_add,
+    ("partner", "list"): cmd_partner_list,
+    ("demo",): cmd_demo,
+}
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(
+        level=logging.DEBUG if args.verbose else logging.INFO,
+        format="%(asctime)s %(levelname)s %(name)s %(message)s",
+    )
+    path = tuple(
+        value for value in (args.command, getattr(args, args.command, None)) if value is not None
+    )
+    try:
+        HANDLERS[path](args)
+    except CommandError as error:
+        print(f"coalition: error: {error}", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

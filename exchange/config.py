@@ -1,0 +1,92 @@
+"""Hub settings, read once from the environment (and CLI flags) into one frozen object."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, fields, replace
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy.engine import make_url
+
+DATABASE_URL_DEFAULT = "sqlite:///./coalition.db"
+LISTEN_ADDRESS_DEFAULT = "127.0.0.1:50051"
+AUDIENCE_DEFAULT = "coalition-exchange"
+HUB_KEY_PATH_DEFAULT = Path(".coalition/hub/signing.key")
+WORKER_THREADS_DEFAULT = 32
+SHUTDOWN_GRACE_S_DEFAULT = 10
+
+ENVIRONMENT_NAMES = {
+    "database_url": "COALITION_DATABASE_URL",
+    "listen_address": "COALITION_LISTEN_ADDRESS",
+    "audience": "COALITION_AUDIENCE",
+    "hub_key_path": "COALITION_HUB_KEY",
+    "tls_cert_path": "COALITION_TLS_CERT",
+    "tls_key_path": "COALITION_TLS_KEY",
+    "client_ca_path": "COALITION_CLIENT_CA",
+    "worker_threads": "COALITION_WORKER_THREADS",
+}
+
+
+@dataclass(frozen=True)
+class Settings:
+    database_url: str = DATABASE_URL_DEFAULT
+    listen_address: str = LISTEN_ADDRESS_DEFAULT
+    audience: str = AUDIENCE_DEFAULT
+    hub_key_path: Path = HUB_KEY_PATH_DEFAULT
+    tls_cert_path: Path | None = None
+    tls_key_path: Path | None = None
+    client_ca_path: Path | None = None
+    worker_threads: int = WORKER_THREADS_DEFAULT
+    shutdown_grace_s: int = SHUTDOWN_GRACE_S_DEFAULT
+
+    def __repr__(self) -> str:
+        # The database URL may carry a password; show it masked.
+        shown = {f.name: getattr(self, f.name) for f in fields(self)}
+        shown["database_url"] = make_url(self.database_url).render_as_string(hide_password=True)
+        return "Settings(" + ", ".join(f"{k}={v!r}" for k, v in shown.items()) + ")"
+
+    @property
+    def uses_tls(self) -> bool:
+        return self.tls_cert_path is not None
+
+    @classmethod
+    def load(cls, environ: Mapping[str, str] | None = None, **overrides: Any) -> Settings:
+        """Defaults, then COALITION_* environment variables, then explicit overrides."""
+        environ = os.environ if environ is None else environ
+        values: dict[str, Any] = {}
+        for name, variable in ENVIRONMENT_NAMES.items():
+            if environ.get(variable):
+                values[name] = environ[variable]
+        values.update({k: v for k, v in overrides.items() if v is not None})
+        settings = replace(cls(), **_typed(values))
+        settings.check()
+        return settings
+
+    def check(self) -> None:
+        """Raises ValueError naming the setting that is wrong."""
+        make_url(self.database_url)
+        if not self.audience or not self.audience.isascii() or " " in self.audience:
+            raise ValueError("audience must be non-empty printable ASCII without spaces")
+        if self.worker_threads < 1:
+            raise ValueError("worker_threads must be at least 1")
+        tls = (self.tls_cert_path, self.tls_key_path)
+        if (tls[0] is None) != (tls[1] is None):
+            raise ValueError("tls_cert_path and tls_key_path go together")
+        if self.client_ca_path is not None and self.tls_cert_path is None:
+            raise ValueError("client_ca_path (mTLS) needs tls_cert_path and tls_key_path")
+
+
+def _typed(values: dict[str, Any]) -> dict[str, Any]:
+    typed = dict(values)
+    for name in ("hub_key_path", "tls_cert_path", "tls_key_path", "client_ca_path"):
+        if name in typed:
+            typed[name] = Path(typed[name])
+    for name in ("worker_threads", "shutdown_grace_s"):
+        if name in typed:
+            try:
+                typed[name] = int(typed[name])
+            except ValueError:
+                raise ValueError(f"{name} must be a whole number") from None
+    return typed

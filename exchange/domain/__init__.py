@@ -1,0 +1,1 @@
+"""The hub's domain model: rules and ports, standard library only."""

@@ -1,0 +1,1 @@
+"""Service handlers: each takes a command, decides, and works through a unit of work."""

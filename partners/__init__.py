@@ -1,0 +1,1 @@
+"""Partner-side code: the SDK partners integrate with, and reference partner programs."""
