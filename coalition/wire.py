@@ -66,17 +66,19 @@ def request_signing_bytes(
     body: bytes,
 ) -> bytes:
     """The exact bytes a partner signs for one request (DESIGN §4.1)."""
-    return _join_signed_lines([
-        REQUEST_CONTEXT,
-        method,
-        audience,
-        partner_id,
-        key_id,
-        str(created_s),
-        nonce,
-        idempotency_key,
-        sha256_hex(body),
-    ])
+    return _join_signed_lines(
+        [
+            REQUEST_CONTEXT,
+            method,
+            audience,
+            partner_id,
+            key_id,
+            str(created_s),
+            nonce,
+            idempotency_key,
+            sha256_hex(body),
+        ]
+    )
 
 
 def response_signing_bytes(*, method: str, audience: str, nonce: str, body: bytes) -> bytes:

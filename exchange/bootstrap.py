@@ -111,5 +111,3 @@ def bootstrap(
     ]
     server, health_servicer, port = build_server(settings, pipeline, services)
     return Hub(settings, engine, uow_factory, clock, hub_key, server, health_servicer, port)
-
-

@@ -39,7 +39,9 @@ def _database_option(parser: argparse.ArgumentParser) -> None:
 
 def _serve_options(parser: argparse.ArgumentParser) -> None:
     _database_option(parser)
-    parser.add_argument("--listen", dest="listen_address", help="host:port (default 127.0.0.1:50051)")
+    parser.add_argument(
+        "--listen", dest="listen_address", help="host:port (default 127.0.0.1:50051)"
+    )
     parser.add_argument("--audience", help="audience string partners sign for")
     parser.add_argument("--hub-key", dest="hub_key_path", help="hub private key (PEM)")
     parser.add_argument("--tls-cert", dest="tls_cert_path", help="server certificate (PEM)")
@@ -60,7 +62,9 @@ def build_parser() -> argparse.ArgumentParser:
     db = commands.add_parser("db", help="database schema").add_subparsers(dest="db", required=True)
     _database_option(db.add_parser("upgrade", help="migrate to the newest schema"))
 
-    keys = commands.add_parser("keys", help="signing keys").add_subparsers(dest="keys", required=True)
+    keys = commands.add_parser("keys", help="signing keys").add_subparsers(
+        dest="keys", required=True
+    )
     generate = keys.add_parser("generate", help="write a new Ed25519 key pair")
     generate.add_argument("--out", required=True, type=Path, help="directory for the key files")
 
@@ -83,8 +87,15 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _settings(args: argparse.Namespace) -> Settings:
-    names = ("database_url", "listen_address", "audience", "hub_key_path", "tls_cert_path",
-             "tls_key_path", "client_ca_path")
+    names = (
+        "database_url",
+        "listen_address",
+        "audience",
+        "hub_key_path",
+        "tls_cert_path",
+        "tls_key_path",
+        "client_ca_path",
+    )
     try:
         return Settings.load(**{name: getattr(args, name, None) for name in names})
     except ValueError as error:
@@ -171,8 +182,10 @@ def cmd_partner_list(args: argparse.Namespace) -> None:
     print(f"{'PARTNER':<16} {'KIND':<12} {'PROGRAM':<20} {'KEYS':<4} NAME")
     for entry in page.entries:
         p = entry.partner
-        print(f"{p.partner_id:<16} {p.kind.value:<12} {p.program_code:<20} "
-              f"{len(entry.active_keys):<4} {p.display_name}")
+        print(
+            f"{p.partner_id:<16} {p.kind.value:<12} {p.program_code:<20} "
+            f"{len(entry.active_keys):<4} {p.display_name}"
+        )
 
 
 def cmd_serve(args: argparse.Namespace) -> None:

@@ -8,7 +8,13 @@ import threading
 from dataclasses import dataclass
 from pathlib import Path
 
-from coalition.keys import PRIVATE_KEY_FILE, PUBLIC_KEY_FILE, SigningKey, load_public_key, write_key_pair
+from coalition.keys import (
+    PRIVATE_KEY_FILE,
+    PUBLIC_KEY_FILE,
+    SigningKey,
+    load_public_key,
+    write_key_pair,
+)
 from exchange.config import Settings
 from exchange.domain.partners import PartnerKind
 from exchange.services import partners

@@ -38,8 +38,10 @@ def show_directory(client: PartnerClient) -> None:
     print("\n== the coalition directory, as skyway sees it ==")
     for partner in client.list_partners():
         keys = ", ".join(key.key_id for key in partner.active_keys)
-        print(f"  {partner.partner_id:<8} {KIND_NAMES.get(partner.kind, '?'):<12} "
-              f"{partner.program_code:<14} {partner.display_name:<16} keys: {keys}")
+        print(
+            f"  {partner.partner_id:<8} {KIND_NAMES.get(partner.kind, '?'):<12} "
+            f"{partner.program_code:<14} {partner.display_name:<16} keys: {keys}"
+        )
 
 
 def rotate_key(connection: HubConnection, client: PartnerClient, key_dir: Path) -> None:
@@ -50,8 +52,10 @@ def rotate_key(connection: HubConnection, client: PartnerClient, key_dir: Path) 
     registered = client.register_key(new)
     print(f"  registered {registered.key_id} (request signed with {old.key_id})")
     connection.use_key(new)
-    print(f"  now signing with {new.key_id}: directory lists "
-          f"{len(client.get_partner('skyway').active_keys)} active keys")
+    print(
+        f"  now signing with {new.key_id}: directory lists "
+        f"{len(client.get_partner('skyway').active_keys)} active keys"
+    )
     client.revoke_key(old.key_id)
     print(f"  revoked {old.key_id}")
     _replace_key_files(key_dir, old, new)

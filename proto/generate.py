@@ -27,21 +27,25 @@ def generate_into(out_dir: Path) -> None:
     well_known = Path(grpc_tools.__file__).parent / "_proto"
     protos = sorted(str(p.relative_to(PROTO_ROOT)) for p in PROTO_ROOT.rglob("*.proto"))
     command = [
-        sys.executable, "-m", "grpc_tools.protoc",
-        f"-I{PROTO_ROOT}", f"-I{well_known}",
-        f"--python_out={out_dir}", f"--pyi_out={out_dir}",
+        sys.executable,
+        "-m",
+        "grpc_tools.protoc",
+        f"-I{PROTO_ROOT}",
+        f"-I{well_known}",
+        f"--python_out={out_dir}",
+        f"--pyi_out={out_dir}",
         *protos,
     ]
-    subprocess.run(command, check=True, cwd=PROTO_ROOT)
+    subprocess.run(command, check=True, cwd=PROTO_ROOT)  # noqa: S603 - our own fixed argv
     (out_dir / "coalition" / "v1" / "__init__.py").write_text(
         '"""Generated protobuf messages of the coalition.v1 API (do not edit)."""\n'
     )
 
 
 def generated_files(directory: Path) -> set[str]:
-    return {
-        p.name for p in directory.iterdir() if p.name.endswith(GENERATED_SUFFIXES)
-    } | {"__init__.py"}
+    return {p.name for p in directory.iterdir() if p.name.endswith(GENERATED_SUFFIXES)} | {
+        "__init__.py"
+    }
 
 
 def stale_files() -> list[str]:

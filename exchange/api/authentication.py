@@ -64,9 +64,11 @@ def parse_signed_headers(metadata: Metadata, *, changes_state: bool) -> SignedHe
         raise AuthenticationFailure(f"missing headers {missing}")
     created = _text(values, wire.HEADER_CREATED)
     nonce = _text(values, wire.HEADER_NONCE)
-    idempotency_key = _text(values, wire.HEADER_IDEMPOTENCY_KEY) if (
-        wire.HEADER_IDEMPOTENCY_KEY in values
-    ) else ""
+    idempotency_key = (
+        _text(values, wire.HEADER_IDEMPOTENCY_KEY)
+        if (wire.HEADER_IDEMPOTENCY_KEY in values)
+        else ""
+    )
     signature = values[wire.HEADER_SIGNATURE]
     if not created.isdigit() or len(created) > 12:
         raise AuthenticationFailure("created is not a decimal Unix time")

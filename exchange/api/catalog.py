@@ -46,11 +46,15 @@ def rich_status(error: DomainError) -> status_pb2.Status:
         code=getattr(code_pb2, status_code.name),
         message=error.message,
     )
-    status.details.append(_pack(error_details_pb2.ErrorInfo(reason=error.code.value, domain=ERROR_DOMAIN)))
+    status.details.append(
+        _pack(error_details_pb2.ErrorInfo(reason=error.code.value, domain=ERROR_DOMAIN))
+    )
     if error.field_violations:
         bad_request = error_details_pb2.BadRequest(
             field_violations=[
-                error_details_pb2.BadRequest.FieldViolation(field=v.field, description=v.description)
+                error_details_pb2.BadRequest.FieldViolation(
+                    field=v.field, description=v.description
+                )
                 for v in error.field_violations
             ]
         )

@@ -89,7 +89,5 @@ class SignedServicesHandler(GenericHandler):
                     behavior = functools.partial(pipeline.handle, rpc_method)
                 self.handlers[path] = grpc.unary_unary_rpc_method_handler(behavior)
 
-    def service(
-        self, handler_call_details: grpc.HandlerCallDetails
-    ) -> MethodHandler | None:
+    def service(self, handler_call_details: grpc.HandlerCallDetails) -> MethodHandler | None:
         return self.handlers.get(handler_call_details.method)

@@ -70,7 +70,10 @@ class HubError(Exception):
                 violations = {v.field: v.description for v in bad_request.field_violations}
         trailers = dict(call.trailing_metadata() or ())
         return cls(
-            call.code(), call.details() or "", reason, violations,
+            call.code(),
+            call.details() or "",
+            reason,
+            violations,
             str(trailers.get("cx-request-id", "")),
         )
 

@@ -84,6 +84,8 @@ def run_with_retries(work: Callable[[], T]) -> T:
         except DBAPIError as error:
             if not is_retryable(error) or attempt == limits.TRANSACTION_ATTEMPTS_MAX:
                 raise
-            log.info("retrying transaction after %s (attempt %s)", type(error.orig).__name__, attempt)
+            log.info(
+                "retrying transaction after %s (attempt %s)", type(error.orig).__name__, attempt
+            )
             time.sleep(random.uniform(0, limits.TRANSACTION_RETRY_BACKOFF_S_MAX * attempt))
     raise AssertionError("unreachable: the loop returns or raises")

@@ -1,0 +1,216 @@
+"""In-memory fakes of the storage ports and the clock, behaving like the SQL adapters."""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass, field, replace
+from typing import TYPE_CHECKING
+
+from exchange.domain.partners import KeyState, Partner, PartnerKey
+from exchange.domain.ports import StoredResponse
+
+if TYPE_CHECKING:
+    from exchange.domain.ports import Clock, UnitOfWorkFactory
+
+# Like SQLite's busy timeout: a unit of work waiting this long for the store gives up
+# instead of hanging a test (e.g. one opened inside another on the same thread).
+LOCK_WAIT_S_MAX = 10.0
+# 2023-11-14T22:13:20Z: a fixed, recognisable instant for tests.
+FIXED_CLOCK_START_US = 1_700_000_000_000_000
+MICROSECONDS_PER_SECOND = 1_000_000
+
+
+@dataclass
+class _Store:
+    """The tables, keyed like their primary keys. Values are frozen, so copies may share them."""
+
+    partners: dict[str, Partner] = field(default_factory=dict)
+    keys: dict[str, PartnerKey] = field(default_factory=dict)
+    nonces: dict[tuple[str, str], int] = field(default_factory=dict)
+    responses: dict[tuple[str, str], tuple[StoredResponse, int]] = field(default_factory=dict)
+
+    def copy(self) -> _Store:
+        return _Store(dict(self.partners), dict(self.keys), dict(self.nonces), dict(self.responses))
+
+    def load(self, source: _Store) -> None:
+        """Replaces this store's rows in place, so repositories holding it see the change."""
+        self.partners = dict(source.partners)
+        self.keys = dict(source.keys)
+        self.nonces = dict(source.nonces)
+        self.responses = dict(source.responses)
+
+
+def _key_order(key: PartnerKey) -> tuple[int, str]:
+    return (key.created_at_us, key.key_id)
+
+
+class InMemoryPartnerRepository:
+    def __init__(self, store: _Store) -> None:
+        self._store = store
+
+    def get(self, partner_id: str) -> Partner | None:
+        return self._store.partners.get(partner_id)
+
+    def list_after(self, after_partner_id: str, limit: int) -> list[Partner]:
+        partner_ids = sorted(p for p in self._store.partners if p > after_partner_id)
+        return [self._store.partners[p] for p in partner_ids[:limit]]
+
+    def add(self, partner: Partner) -> None:
+        # Constraint violations raise, as the database's unique keys would.
+        if partner.partner_id in self._store.partners:
+            raise ValueError(f"duplicate partner_id {partner.partner_id!r}")
+        if self.program_exists(partner.program_code):
+            raise ValueError(f"duplicate program_code {partner.program_code!r}")
+        self._store.partners[partner.partner_id] = partner
+
+    def program_exists(self, program_code: str) -> bool:
+        return any(p.program_code == program_code for p in self._store.partners.values())
+
+    def keys(self, partner_id: str) -> list[PartnerKey]:
+        found = [key for key in self._store.keys.values() if key.partner_id == partner_id]
+        return sorted(found, key=_key_order)
+
+    def active_keys(self, partner_ids: list[str]) -> dict[str, list[PartnerKey]]:
+        wanted = set(partner_ids)
+        found: dict[str, list[PartnerKey]] = {}
+        for key in sorted(self._store.keys.values(), key=_key_order):
+            if key.partner_id in wanted and key.state is KeyState.ACTIVE:
+                found.setdefault(key.partner_id, []).append(key)
+        return found
+
+    def get_key(self, key_id: str) -> PartnerKey | None:
+        return self._store.keys.get(key_id)
+
+    def add_key(self, key: PartnerKey) -> None:
+        if key.partner_id not in self._store.partners:
+            raise ValueError(f"key for unknown partner {key.partner_id!r}")
+        if key.key_id in self._store.keys:
+            raise ValueError(f"duplicate key_id {key.key_id!r}")
+        if any(k.public_key == key.public_key for k in self._store.keys.values()):
+            raise ValueError("duplicate public_key")
+        self._store.keys[key.key_id] = key
+
+    def save_key(self, key: PartnerKey) -> None:
+        row = self._store.keys.get(key.key_id)
+        assert row is not None and row.partner_id == key.partner_id, "saving a key never added"
+        # Like the SQL adapter, only the rotation state is updatable.
+        self._store.keys[key.key_id] = replace(
+            row, state=key.state, revoked_at_us=key.revoked_at_us
+        )
+
+
+class InMemoryRequestLedger:
+    def __init__(self, store: _Store) -> None:
+        self._store = store
+
+    def record_nonce(self, partner_id: str, nonce: str, created_s: int) -> bool:
+        if (partner_id, nonce) in self._store.nonces:
+            return False
+        self._store.nonces[(partner_id, nonce)] = created_s
+        return True
+
+    def lock_idempotency_key(self, partner_id: str, idempotency_key: str) -> bool:
+        # The unit of work holds the whole store for its lifetime, as SQLite does.
+        return True
+
+    def stored_response(self, partner_id: str, idempotency_key: str) -> StoredResponse | None:
+        found = self._store.responses.get((partner_id, idempotency_key))
+        return found[0] if found is not None else None
+
+    def store_response(
+        self, partner_id: str, idempotency_key: str, stored: StoredResponse, at_us: int
+    ) -> None:
+        if (partner_id, idempotency_key) in self._store.responses:
+            raise ValueError("duplicate idempotency record")
+        self._store.responses[(partner_id, idempotency_key)] = (stored, at_us)
+
+    def purge(self, nonces_before_s: int, responses_before_us: int) -> int:
+        nonces = self._store.nonces
+        responses = self._store.responses
+        expired_nonces = [k for k, created_s in nonces.items() if created_s < nonces_before_s]
+        expired_responses = [
+            k for k, (_, at_us) in responses.items() if at_us < responses_before_us
+        ]
+        for nonce_key in expired_nonces:
+            del nonces[nonce_key]
+        for response_key in expired_responses:
+            del responses[response_key]
+        return len(expired_nonces) + len(expired_responses)
+
+
+class _Database:
+    """The committed store shared by every unit of work of one factory."""
+
+    def __init__(self) -> None:
+        self.committed = _Store()
+        self.lock = threading.Lock()
+
+
+class InMemoryUnitOfWork:
+    """Works on a private copy of the store; commit publishes it, exit discards the rest."""
+
+    def __init__(self, database: _Database) -> None:
+        self._database = database
+        self._working = _Store()
+        self._partners = InMemoryPartnerRepository(self._working)
+        self._requests = InMemoryRequestLedger(self._working)
+        self._open = False
+
+    @property
+    def partners(self) -> InMemoryPartnerRepository:
+        assert self._open, "use the unit of work inside its with block"
+        return self._partners
+
+    @property
+    def requests(self) -> InMemoryRequestLedger:
+        assert self._open, "use the unit of work inside its with block"
+        return self._requests
+
+    def __enter__(self) -> InMemoryUnitOfWork:
+        # Held until exit, like BEGIN IMMEDIATE: one unit of work at a time, so no lost updates.
+        if not self._database.lock.acquire(timeout=LOCK_WAIT_S_MAX):
+            raise TimeoutError("another unit of work holds the in-memory store")
+        self._working.load(self._database.committed)
+        self._open = True
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self._open = False
+        self._working.load(_Store())
+        self._database.lock.release()
+
+    def commit(self) -> None:
+        assert self._open, "commit inside the with block"
+        self._database.committed = self._working.copy()
+
+    def rollback(self) -> None:
+        assert self._open, "roll back inside the with block"
+        self._working.load(self._database.committed)
+
+
+class InMemoryUnitOfWorkFactory:
+    def __init__(self) -> None:
+        self._database = _Database()
+
+    def __call__(self) -> InMemoryUnitOfWork:
+        return InMemoryUnitOfWork(self._database)
+
+
+class FixedClock:
+    """A clock that moves only when told to."""
+
+    def __init__(self, current_us: int = FIXED_CLOCK_START_US) -> None:
+        self.current_us = current_us
+
+    def now_us(self) -> int:
+        return self.current_us
+
+    def advance_s(self, seconds: int) -> None:
+        assert seconds >= 0, "time does not run backwards"
+        self.current_us += seconds * MICROSECONDS_PER_SECOND
+
+
+if TYPE_CHECKING:
+    # mypy proves the fakes satisfy the ports structurally.
+    _factory_check: UnitOfWorkFactory = InMemoryUnitOfWorkFactory()
+    _clock_check: Clock = FixedClock()

@@ -1,0 +1,1 @@
+"""Nightly settlement: netting, statements and payment files (built with the settlement issue)."""

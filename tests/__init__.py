@@ -1,0 +1,1 @@
+"""Coalition Exchange test suite."""
