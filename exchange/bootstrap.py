@@ -7,18 +7,25 @@ import threading
 from dataclasses import dataclass, field
 
 import grpc
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 from grpc_health.v1 import health
 from sqlalchemy import Engine
 
 from coalition.keys import SigningKey, load_signing_key
-from coalition.v1 import partner_pb2
+from coalition.v1 import event_pb2, identity_pb2, partner_pb2, tier_pb2
 from exchange.adapters.clock import SystemClock
+from exchange.adapters.feed_notifier import FeedNotifier
 from exchange.adapters.sql.engine import create_database_engine, run_with_retries
 from exchange.adapters.sql.unit_of_work import SqlUnitOfWorkFactory
 from exchange.api import catalog
+from exchange.api.event_codec import SignedEventEncoder
+from exchange.api.event_servicer import EventServicer
+from exchange.api.identity_servicer import IdentityServicer
 from exchange.api.partner_servicer import PartnerServicer
 from exchange.api.pipeline import PipelineSettings, RequestPipeline
 from exchange.api.server import build_server
+from exchange.api.tier_servicer import TierServicer
 from exchange.config import Settings
 from exchange.domain import limits
 from exchange.domain.ports import Clock, UnitOfWorkFactory
@@ -38,6 +45,7 @@ class Hub:
     server: grpc.Server
     health: health.HealthServicer
     port: int
+    notifier: FeedNotifier
     _stopping: threading.Event = field(default_factory=threading.Event)
     _threads: list[threading.Thread] = field(default_factory=list)
 
@@ -52,6 +60,7 @@ class Hub:
         """Stops taking calls, lets running ones finish within the grace period, then closes."""
         self.health.enter_graceful_shutdown()
         self._stopping.set()
+        self.notifier.close()
         grace = self.settings.shutdown_grace_s if grace_s is None else grace_s
         self.server.stop(grace).wait()
         for thread in self._threads:
@@ -96,7 +105,14 @@ def bootstrap(
     clock = clock or SystemClock()
     hub_key = hub_key or load_signing_key(settings.hub_key_path)
     engine = engine or create_database_engine(settings.database_url)
-    uow_factory = SqlUnitOfWorkFactory(engine)
+    notifier = FeedNotifier()
+    uow_factory = SqlUnitOfWorkFactory(
+        engine,
+        encoder=SignedEventEncoder(hub_key),
+        clock=clock,
+        vault_key=derive_vault_key(hub_key),
+        feed_listener=notifier.notify,
+    )
     pipeline = RequestPipeline(
         PipelineSettings(settings.audience, settings.client_ca_path is not None),
         uow_factory,
@@ -108,6 +124,28 @@ def bootstrap(
             partner_pb2.DESCRIPTOR.services_by_name["PartnerService"],
             PartnerServicer(clock, hub_key, settings.audience),
         ),
+        (identity_pb2.DESCRIPTOR.services_by_name["IdentityService"], IdentityServicer(clock)),
+        (
+            event_pb2.DESCRIPTOR.services_by_name["EventService"],
+            EventServicer(uow_factory, notifier),
+        ),
+        (tier_pb2.DESCRIPTOR.services_by_name["TierService"], TierServicer(clock)),
     ]
     server, health_servicer, port = build_server(settings, pipeline, services)
-    return Hub(settings, engine, uow_factory, clock, hub_key, server, health_servicer, port)
+    return Hub(
+        settings, engine, uow_factory, clock, hub_key, server, health_servicer, port, notifier
+    )
+
+
+VAULT_KEY_INFO = b"coalition-exchange member vault v1"
+
+
+def derive_vault_key(hub_key: SigningKey) -> bytes:
+    """The key that wraps members' data keys, derived from the hub's private key with HKDF.
+
+    Deriving it keeps one secret to guard; the HKDF label separates its use from signing.
+    """
+    seed = hub_key.private_key.private_bytes(
+        serialization.Encoding.Raw, serialization.PrivateFormat.Raw, serialization.NoEncryption()
+    )
+    return HKDF(algorithm=hashes.SHA256(), length=32, salt=None, info=VAULT_KEY_INFO).derive(seed)

@@ -19,7 +19,8 @@ from exchange.adapters.sql.migrations import current_revision, head_revision, up
 from exchange.adapters.sql.unit_of_work import SqlUnitOfWorkFactory
 from exchange.config import ENVIRONMENT_NAMES, Settings
 from exchange.domain.errors import DomainError
-from exchange.domain.partners import PartnerKind
+from exchange.domain.limits import PAGE_SIZE_MAX
+from exchange.domain.partners import PartnerKind, check_new_partner
 from exchange.services import partners
 
 log = logging.getLogger("coalition")
@@ -149,6 +150,10 @@ def cmd_partner_add(args: argparse.Namespace) -> None:
         public_key = load_public_key(args.public_key)
     except (OSError, ValueError) as error:
         raise CommandError(f"cannot read public key {args.public_key}: {error}") from None
+    try:
+        check_new_partner(args.partner_id, args.name, args.program)
+    except DomainError as error:
+        raise CommandError(error.message) from None
     ensure_schema(settings)
     command = partners.AddPartner(
         args.partner_id, args.name, PartnerKind(args.kind), args.program, public_key
@@ -174,13 +179,18 @@ def cmd_partner_list(args: argparse.Namespace) -> None:
     settings = _settings(args)
     ensure_schema(settings)
     engine = create_database_engine(settings.database_url)
+    entries: list[partners.DirectoryEntry] = []
     try:
         with SqlUnitOfWorkFactory(engine)() as uow:
-            page = partners.list_partners(uow, "", 500)
+            after: str | None = ""
+            while after is not None:
+                page = partners.list_partners(uow, after, PAGE_SIZE_MAX)
+                entries.extend(page.entries)
+                after = page.next_after_partner_id
     finally:
         engine.dispose()
     print(f"{'PARTNER':<16} {'KIND':<12} {'PROGRAM':<20} {'KEYS':<4} NAME")
-    for entry in page.entries:
+    for entry in entries:
         p = entry.partner
         print(
             f"{p.partner_id:<16} {p.kind.value:<12} {p.program_code:<20} "

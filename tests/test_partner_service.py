@@ -29,9 +29,9 @@ def refused(engine: Engine, call: Callable[[], object]) -> HubError:
     return caught.value
 
 
-def list_page(connection: HubConnection, page_size: int, page_token: str = "") -> (
-    partner_pb2.ListPartnersResponse
-):
+def list_page(
+    connection: HubConnection, page_size: int, page_token: str = ""
+) -> partner_pb2.ListPartnersResponse:
     return connection.call(
         SERVICE + "ListPartners",
         partner_pb2.ListPartnersRequest(page_size=page_size, page_token=page_token),
@@ -112,9 +112,10 @@ def test_list_partners_returns_every_partner_ordered_by_id(coalition: TestCoalit
     listed = list(client.list_partners())
 
     expected = sorted(TEST_PARTNERS)
-    assert [
-        (p.partner_id, p.display_name, p.program_code) for p in listed
-    ] == [(partner_id, name, program) for partner_id, name, _kind, program in expected]
+    assert [(p.partner_id, p.display_name, p.kind, p.program_code) for p in listed] == [
+        (partner_id, name, common_pb2.PartnerKind.Value(f"PARTNER_KIND_{kind.name}"), program)
+        for partner_id, name, kind, program in expected
+    ]
     assert [[key.key_id for key in p.active_keys] for p in listed] == [
         [coalition.keys[partner_id].key_id] for partner_id, *_rest in expected
     ]
@@ -171,22 +172,9 @@ def test_list_partners_page_size_out_of_range_is_invalid_argument(
         "not-a-token",  # bad base64 padding
         "/w==",  # base64 of bytes that are not UTF-8
         "A" * 600,  # longer than any token the hub issues
-        pytest.param(
-            "%%%%",  # no base64 characters at all
-            marks=pytest.mark.xfail(
-                strict=True,
-                reason="product bug: paging.decode_token drops non-base64 characters, "
-                "so this token silently means the first page",
-            ),
-        ),
-        pytest.param(
-            "AAAA",  # base64 of three NUL bytes: no partner id looks like this
-            marks=pytest.mark.xfail(
-                strict=True,
-                reason="product bug: paging.decode_token accepts any decoded text as a "
-                "position; NULs give the first page on SQLite and INTERNAL on PostgreSQL",
-            ),
-        ),
+        "%%%%",  # no base64 characters at all
+        "AAAA",  # base64 of three NUL bytes: no partner id looks like this
+        "LS0t",  # base64 of "---": decodes, but is no partner id
     ],
 )
 def test_list_partners_garbage_page_token_is_invalid_argument(

@@ -3,14 +3,22 @@
 from __future__ import annotations
 
 import threading
+import uuid
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING
 
+from exchange.domain.events import FeedEvent, FeedPosition, StoredEvent
 from exchange.domain.partners import KeyState, Partner, PartnerKey
-from exchange.domain.ports import StoredResponse
+from exchange.domain.ports import Clock, EventEncoder, StoredResponse
 
 if TYPE_CHECKING:
-    from exchange.domain.ports import Clock, UnitOfWorkFactory
+    from exchange.domain.ports import (
+        MemberRepository,
+        MemberVault,
+        TierRepository,
+        UnitOfWorkFactory,
+    )
 
 # Like SQLite's busy timeout: a unit of work waiting this long for the store gives up
 # instead of hanging a test (e.g. one opened inside another on the same thread).
@@ -28,9 +36,13 @@ class _Store:
     keys: dict[str, PartnerKey] = field(default_factory=dict)
     nonces: dict[tuple[str, str], int] = field(default_factory=dict)
     responses: dict[tuple[str, str], tuple[StoredResponse, int]] = field(default_factory=dict)
+    feeds: dict[str, FeedPosition] = field(default_factory=dict)
+    events: dict[tuple[str, int], StoredEvent] = field(default_factory=dict)
 
     def copy(self) -> _Store:
-        return _Store(dict(self.partners), dict(self.keys), dict(self.nonces), dict(self.responses))
+        copied = _Store()
+        copied.load(self)
+        return copied
 
     def load(self, source: _Store) -> None:
         """Replaces this store's rows in place, so repositories holding it see the change."""
@@ -38,6 +50,8 @@ class _Store:
         self.keys = dict(source.keys)
         self.nonces = dict(source.nonces)
         self.responses = dict(source.responses)
+        self.feeds = dict(source.feeds)
+        self.events = dict(source.events)
 
 
 def _key_order(key: PartnerKey) -> tuple[int, str]:
@@ -50,6 +64,9 @@ class InMemoryPartnerRepository:
 
     def get(self, partner_id: str) -> Partner | None:
         return self._store.partners.get(partner_id)
+
+    def lock(self, partner_id: str) -> None:
+        """Nothing to do: the unit of work already holds the whole store."""
 
     def list_after(self, after_partner_id: str, limit: int) -> list[Partner]:
         partner_ids = sorted(p for p in self._store.partners if p > after_partner_id)
@@ -125,25 +142,81 @@ class InMemoryRequestLedger:
         self._store.responses[(partner_id, idempotency_key)] = (stored, at_us)
 
     def purge(self, nonces_before_s: int, responses_before_us: int) -> int:
-        nonces = self._store.nonces
-        responses = self._store.responses
-        expired_nonces = [k for k, created_s in nonces.items() if created_s < nonces_before_s]
-        expired_responses = [
-            k for k, (_, at_us) in responses.items() if at_us < responses_before_us
-        ]
-        for nonce_key in expired_nonces:
-            del nonces[nonce_key]
-        for response_key in expired_responses:
-            del responses[response_key]
-        return len(expired_nonces) + len(expired_responses)
+        store = self._store
+        nonces = {
+            k: created_s for k, created_s in store.nonces.items() if created_s >= nonces_before_s
+        }
+        responses = {k: r for k, r in store.responses.items() if r[1] >= responses_before_us}
+        purged = len(store.nonces) - len(nonces) + len(store.responses) - len(responses)
+        store.nonces, store.responses = nonces, responses
+        return purged
+
+
+class InMemoryEventFeed:
+    def __init__(self, store: _Store, encoder: EventEncoder | None, clock: Clock) -> None:
+        self._store = store
+        self._encoder = encoder
+        self._clock = clock
+        self.appended_partner_ids: set[str] = set()
+
+    def append(self, partner_id: str, event: FeedEvent) -> StoredEvent:
+        position = self.position(partner_id)
+        if self._encoder is None:
+            raise RuntimeError("appending events needs the hub's signing key")
+        sequence = position.last_sequence + 1
+        stored = self._encoder(
+            event,
+            event_id=uuid.uuid4().hex,
+            partner_id=partner_id,
+            sequence=sequence,
+            at_us=self._clock.now_us(),
+        )
+        self._store.feeds[partner_id] = replace(position, last_sequence=sequence)
+        self._store.events[(partner_id, sequence)] = stored
+        self.appended_partner_ids.add(partner_id)
+        return stored
+
+    def after(self, partner_id: str, after_sequence: int, limit: int) -> list[StoredEvent]:
+        found = sorted(
+            (sequence, event)
+            for (owner, sequence), event in self._store.events.items()
+            if owner == partner_id and sequence > after_sequence
+        )
+        return [event for _, event in found[:limit]]
+
+    def position(self, partner_id: str) -> FeedPosition:
+        position = self._store.feeds.get(partner_id)
+        assert position is not None, f"partner {partner_id} has no feed"
+        return position
+
+    def acknowledge(self, partner_id: str, up_to_sequence: int) -> None:
+        position = self._store.feeds.get(partner_id)
+        # Like the SQL update: acknowledgement only moves forward, and no feed is a no-op.
+        if position is not None and position.acked_sequence < up_to_sequence:
+            self._store.feeds[partner_id] = replace(position, acked_sequence=up_to_sequence)
+
+    def create_feed(self, partner_id: str) -> None:
+        if partner_id not in self._store.partners:
+            raise ValueError(f"feed for unknown partner {partner_id!r}")
+        if partner_id in self._store.feeds:
+            raise ValueError(f"duplicate feed for {partner_id!r}")
+        self._store.feeds[partner_id] = FeedPosition(0, 0)
+
+
+FeedListener = Callable[[Iterable[str]], None]
 
 
 class _Database:
     """The committed store shared by every unit of work of one factory."""
 
-    def __init__(self) -> None:
+    def __init__(
+        self, encoder: EventEncoder | None, clock: Clock, feed_listener: FeedListener
+    ) -> None:
         self.committed = _Store()
         self.lock = threading.Lock()
+        self.encoder = encoder
+        self.clock = clock
+        self.feed_listener = feed_listener
 
 
 class InMemoryUnitOfWork:
@@ -154,6 +227,7 @@ class InMemoryUnitOfWork:
         self._working = _Store()
         self._partners = InMemoryPartnerRepository(self._working)
         self._requests = InMemoryRequestLedger(self._working)
+        self._events = InMemoryEventFeed(self._working, database.encoder, database.clock)
         self._open = False
 
     @property
@@ -166,6 +240,24 @@ class InMemoryUnitOfWork:
         assert self._open, "use the unit of work inside its with block"
         return self._requests
 
+    @property
+    def events(self) -> InMemoryEventFeed:
+        assert self._open, "use the unit of work inside its with block"
+        return self._events
+
+    # Not faked yet: typed so mypy checks the port, loud if a handler under test needs them.
+    @property
+    def members(self) -> MemberRepository:
+        raise NotImplementedError("no in-memory MemberRepository yet")
+
+    @property
+    def vault(self) -> MemberVault:
+        raise NotImplementedError("no in-memory MemberVault yet")
+
+    @property
+    def tiers(self) -> TierRepository:
+        raise NotImplementedError("no in-memory TierRepository yet")
+
     def __enter__(self) -> InMemoryUnitOfWork:
         # Held until exit, like BEGIN IMMEDIATE: one unit of work at a time, so no lost updates.
         if not self._database.lock.acquire(timeout=LOCK_WAIT_S_MAX):
@@ -177,20 +269,33 @@ class InMemoryUnitOfWork:
     def __exit__(self, *exc_info: object) -> None:
         self._open = False
         self._working.load(_Store())
+        self._events.appended_partner_ids = set()
         self._database.lock.release()
 
     def commit(self) -> None:
         assert self._open, "commit inside the with block"
         self._database.committed = self._working.copy()
+        if self._events.appended_partner_ids:
+            self._database.feed_listener(self._events.appended_partner_ids)
+            self._events.appended_partner_ids = set()
 
     def rollback(self) -> None:
         assert self._open, "roll back inside the with block"
         self._working.load(self._database.committed)
+        self._events.appended_partner_ids = set()
 
 
 class InMemoryUnitOfWorkFactory:
-    def __init__(self) -> None:
-        self._database = _Database()
+    """Like SqlUnitOfWorkFactory: events are encoded with `encoder` and stamped by `clock`."""
+
+    def __init__(
+        self,
+        *,
+        encoder: EventEncoder | None = None,
+        clock: Clock | None = None,
+        feed_listener: FeedListener = lambda partner_ids: None,
+    ) -> None:
+        self._database = _Database(encoder, clock or FixedClock(), feed_listener)
 
     def __call__(self) -> InMemoryUnitOfWork:
         return InMemoryUnitOfWork(self._database)

@@ -47,3 +47,12 @@ def partner(entry: DirectoryEntry) -> partner_pb2.Partner:
         program_code=entry.partner.program_code,
         active_keys=[public_key(key) for key in entry.active_keys],
     )
+
+
+def timestamp_us(value: Timestamp, field: str) -> int:
+    """Microseconds from a request Timestamp; an unset or out-of-range one is bad input."""
+    from exchange.domain.errors import invalid
+
+    if value.seconds <= 0 or not 0 <= value.nanos < 1_000_000_000:
+        raise invalid(field, "must be a valid time after 1970")
+    return value.seconds * 1_000_000 + value.nanos // 1000

@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import base64
 import binascii
+import re
+from collections.abc import Callable
 
 from exchange.domain import limits
 from exchange.domain.errors import invalid
 
 PAGE_TOKEN_CHARS_MAX = 512
+TOKEN_PATTERN = re.compile(r"[A-Za-z0-9_-]+={0,2}")
 
 
 def page_size(requested: int) -> int:
@@ -21,13 +24,20 @@ def encode_token(position: str) -> str:
     return base64.urlsafe_b64encode(position.encode()).decode()
 
 
-def decode_token(token: str) -> str:
-    """The position a token stands for; an empty token is the first page."""
+def decode_token(token: str, is_position: Callable[[str], bool]) -> str:
+    """The position a token stands for; an empty token is the first page.
+
+    Only what `encode_token` produced for a valid position is accepted: base64 that drops
+    stray characters, or a position holding bytes the database refuses, is bad input.
+    """
     if not token:
         return ""
     try:
-        if len(token) > PAGE_TOKEN_CHARS_MAX:
-            raise ValueError("too long")
-        return base64.urlsafe_b64decode(token.encode("ascii")).decode()
+        if len(token) > PAGE_TOKEN_CHARS_MAX or not TOKEN_PATTERN.fullmatch(token):
+            raise ValueError("not a token")
+        position = base64.urlsafe_b64decode(token.encode("ascii")).decode()
+        if encode_token(position) != token or not is_position(position):
+            raise ValueError("not a position")
     except (ValueError, binascii.Error, UnicodeError):
         raise invalid("page_token", "is not a token from a previous response") from None
+    return position

@@ -33,7 +33,9 @@ class PartnerServicer:
         self, request: partner_pb2.ListPartnersRequest, call: CallContext
     ) -> partner_pb2.ListPartnersResponse:
         size = paging.page_size(request.page_size)
-        after = paging.decode_token(request.page_token)
+        after = paging.decode_token(
+            request.page_token, lambda position: bool(PARTNER_ID_PATTERN.fullmatch(position))
+        )
         page = partners.list_partners(call.uow, after, size)
         after_last = page.next_after_partner_id
         next_token = paging.encode_token(after_last) if after_last else ""

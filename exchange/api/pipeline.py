@@ -11,7 +11,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import uuid
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, NoReturn, cast
 
@@ -60,7 +60,19 @@ class CallContext:
     uow: UnitOfWork
 
 
-Implementation = Callable[[Any, CallContext], Message]
+@dataclass(frozen=True)
+class StreamContext:
+    """What a server-streaming method gets: who calls, and whether the caller still listens.
+
+    It opens its own short units of work; a stream never holds a transaction open.
+    """
+
+    partner_id: str
+    request_id: str
+    is_active: Callable[[], bool]
+
+
+Implementation = Callable[[Any, Any], Any]
 
 
 @dataclass(frozen=True)
@@ -69,6 +81,7 @@ class RpcMethod:
     request_type: type[Message]
     policy: MethodPolicy
     implementation: Implementation
+    streaming: bool = False
 
 
 @dataclass(frozen=True)
@@ -111,6 +124,37 @@ class RequestPipeline:
         context.set_trailing_metadata(self._signed_trailers(method, headers, response, request_id))
         return response
 
+    def handle_stream(
+        self, method: RpcMethod, body: bytes, context: grpc.ServicerContext
+    ) -> Iterator[bytes]:
+        """A server-streaming call: authenticated once up front; each message is self-signed."""
+        request_id = uuid.uuid4().hex
+        try:
+            headers = parse_signed_headers(context.invocation_metadata(), changes_state=False)
+            self._check_transport_identity(context, headers)
+            request = run_with_retries(lambda: self._authenticate_and_parse(method, body, headers))
+            stream = StreamContext(headers.partner_id, request_id, context.is_active)
+            for message in method.implementation(request, stream):
+                yield message.SerializeToString(deterministic=True)
+        except AuthenticationFailure as failure:
+            log.warning("stream %s to %s refused: %s", request_id, method.path, failure.reason)
+            abort(context, catalog.unauthenticated(), request_id)
+        except DomainError as error:
+            log.info("stream %s to %s refused: %s", request_id, method.path, error.code.value)
+            abort(context, error, request_id)
+        except Exception:
+            log.exception("stream %s to %s failed", request_id, method.path)
+            abort(context, catalog.internal(), request_id)
+
+    def _authenticate_and_parse(
+        self, method: RpcMethod, body: bytes, headers: SignedHeaders
+    ) -> Message:
+        with self.uow_factory() as uow:
+            self._authenticate(uow, method, body, headers)
+            request = _parse(method.request_type, body)
+            uow.commit()
+            return request
+
     def _check_transport_identity(
         self, context: grpc.ServicerContext, headers: SignedHeaders
     ) -> None:
@@ -133,7 +177,13 @@ class RequestPipeline:
                     return stored
             request = _parse(method.request_type, body)
             call = CallContext(headers.partner_id, request_id, uow)
-            response = method.implementation(request, call).SerializeToString(deterministic=True)
+            try:
+                message: Message = method.implementation(request, call)
+            except DomainError as refusal:
+                if refusal.keep_writes:
+                    uow.commit()
+                raise
+            response = message.SerializeToString(deterministic=True)
             if method.policy.changes_state:
                 record = StoredResponse(method.path, hashlib.sha256(body).digest(), response)
                 uow.requests.store_response(

@@ -31,7 +31,10 @@ DECLARATION_ATTRIBUTE = "_coalition_rpc"
 
 
 def rpc(name: str, policy: MethodPolicy) -> Callable[[F], F]:
-    """Marks a servicer method as the implementation of RPC `name` under `policy`."""
+    """Marks a servicer method as the implementation of RPC `name` under `policy`.
+
+    A server-streaming RPC's method takes (request, StreamContext) and yields messages.
+    """
 
     def mark(function: F) -> F:
         setattr(function, DECLARATION_ATTRIBUTE, (name, policy))
@@ -57,7 +60,11 @@ def declared_methods(servicer: object, service: ServiceDescriptor) -> dict[str, 
         assert descriptor is not None, f"{type(servicer).__name__} declares unknown RPC {name}"
         path = method_path(service, name)
         assert path not in found, f"RPC {path} declared twice"
-        found[path] = RpcMethod(path, GetMessageClass(descriptor.input_type), policy, bound)
+        streaming = bool(descriptor.server_streaming)
+        assert not (streaming and policy.changes_state), f"{path}: streams only read"
+        found[path] = RpcMethod(
+            path, GetMessageClass(descriptor.input_type), policy, bound, streaming
+        )
     return found
 
 
@@ -84,10 +91,14 @@ class SignedServicesHandler(GenericHandler):
                 rpc_method = declared.get(path)
                 if rpc_method is None:
                     log.warning("RPC %s has no declared policy and will be refused", path)
-                    behavior = functools.partial(_refuse, path)
+                    refuse = functools.partial(_refuse, path)
+                    self.handlers[path] = grpc.unary_unary_rpc_method_handler(refuse)
+                elif rpc_method.streaming:
+                    stream = functools.partial(pipeline.handle_stream, rpc_method)
+                    self.handlers[path] = grpc.unary_stream_rpc_method_handler(stream)
                 else:
-                    behavior = functools.partial(pipeline.handle, rpc_method)
-                self.handlers[path] = grpc.unary_unary_rpc_method_handler(behavior)
+                    unary = functools.partial(pipeline.handle, rpc_method)
+                    self.handlers[path] = grpc.unary_unary_rpc_method_handler(unary)
 
     def service(self, handler_call_details: grpc.HandlerCallDetails) -> MethodHandler | None:
         return self.handlers.get(handler_call_details.method)

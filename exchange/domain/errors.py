@@ -25,6 +25,26 @@ class ErrorCode(enum.Enum):
     PARTNER_ALREADY_EXISTS = "PARTNER_ALREADY_EXISTS"
     PROGRAM_ALREADY_EXISTS = "PROGRAM_ALREADY_EXISTS"
     PROOF_OF_POSSESSION_INVALID = "PROOF_OF_POSSESSION_INVALID"
+    MEMBER_NOT_FOUND = "MEMBER_NOT_FOUND"
+    LINK_CODE_NOT_FOUND = "LINK_CODE_NOT_FOUND"
+    LINK_CODE_EXPIRED = "LINK_CODE_EXPIRED"
+    LINK_CODE_USED = "LINK_CODE_USED"
+    LINK_CODE_THROTTLED = "LINK_CODE_THROTTLED"
+    LINK_TO_SAME_PARTNER = "LINK_TO_SAME_PARTNER"
+    ALREADY_LINKED = "ALREADY_LINKED"
+    PARTNER_ALREADY_LINKED = "PARTNER_ALREADY_LINKED"
+    NOT_LINKED = "NOT_LINKED"
+    ACK_BEYOND_FEED = "ACK_BEYOND_FEED"
+    LADDER_NOT_PUBLISHED = "LADDER_NOT_PUBLISHED"
+    NOT_A_PARTY = "NOT_A_PARTY"
+    AGREEMENT_NOT_FOUND = "AGREEMENT_NOT_FOUND"
+    AGREEMENT_NOT_PROPOSED = "AGREEMENT_NOT_PROPOSED"
+    AGREEMENT_VERSION_STALE = "AGREEMENT_VERSION_STALE"
+    CANNOT_ACCEPT_OWN_PROPOSAL = "CANNOT_ACCEPT_OWN_PROPOSAL"
+    NO_RECOGNITION = "NO_RECOGNITION"
+    NO_CURRENT_TIER = "NO_CURRENT_TIER"
+    NO_MATCHING_RULE = "NO_MATCHING_RULE"
+    MATCH_TOO_FREQUENT = "MATCH_TOO_FREQUENT"
     INTERNAL = "INTERNAL"
 
 
@@ -42,11 +62,16 @@ class DomainError(Exception):
         code: ErrorCode,
         message: str,
         field_violations: tuple[FieldViolation, ...] = (),
+        *,
+        keep_writes: bool = False,
     ) -> None:
         super().__init__(message)
         self.code = code
         self.message = message
         self.field_violations = field_violations
+        # A refusal that must itself be remembered (a throttle counter): its unit of work
+        # commits what the handler wrote before the refusal is returned.
+        self.keep_writes = keep_writes
 
 
 class InvalidArgument(DomainError):

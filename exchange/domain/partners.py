@@ -9,6 +9,7 @@ from dataclasses import dataclass, replace
 from exchange.domain import limits
 from exchange.domain.errors import DomainError, ErrorCode, FieldChecks
 
+PUBLIC_KEY_BYTES = 32
 PARTNER_ID_PATTERN = re.compile(r"[a-z][a-z0-9_-]{1,31}")
 PROGRAM_CODE_PATTERN = re.compile(r"[A-Z][A-Z0-9_]{1,31}")
 
@@ -48,7 +49,10 @@ class PartnerKey:
         return replace(self, state=KeyState.REVOKED, revoked_at_us=at_us)
 
 
-def check_new_partner(partner_id: str, display_name: str, program_code: str) -> None:
+def check_new_partner(
+    partner_id: str, display_name: str, program_code: str, public_key: bytes | None = None
+) -> None:
+    """Every bad field at once; `public_key` is checked when given (32 raw Ed25519 bytes)."""
     checks = FieldChecks()
     checks.require(
         bool(PARTNER_ID_PATTERN.fullmatch(partner_id)),
@@ -56,7 +60,8 @@ def check_new_partner(partner_id: str, display_name: str, program_code: str) -> 
         "must be 2-32 characters: a lower-case letter, then lower-case letters, digits, _ or -",
     )
     checks.require(
-        0 < len(display_name.strip()) <= limits.DISPLAY_NAME_CHARS_MAX
+        len(display_name) <= limits.DISPLAY_NAME_CHARS_MAX
+        and bool(display_name.strip())
         and display_name.isprintable(),
         "display_name",
         f"must be 1-{limits.DISPLAY_NAME_CHARS_MAX} printable characters",
@@ -66,6 +71,12 @@ def check_new_partner(partner_id: str, display_name: str, program_code: str) -> 
         "program_code",
         "must be 2-32 characters: an upper-case letter, then upper-case letters, digits or _",
     )
+    if public_key is not None:
+        checks.require(
+            len(public_key) == PUBLIC_KEY_BYTES,
+            "public_key",
+            f"must be the {PUBLIC_KEY_BYTES} raw bytes of an Ed25519 key",
+        )
     checks.raise_if_any()
 
 

@@ -5,7 +5,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Protocol
 
+from exchange.domain.events import FeedEvent, FeedPosition, StoredEvent
+from exchange.domain.members import LinkCode, MemberId
 from exchange.domain.partners import Partner, PartnerKey
+from exchange.domain.tiers import RecognitionAgreement, TierLadder
 
 
 class Clock(Protocol):
@@ -15,6 +18,9 @@ class Clock(Protocol):
 
 class PartnerRepository(Protocol):
     def get(self, partner_id: str) -> Partner | None: ...
+
+    def lock(self, partner_id: str) -> None:
+        """Holds the partner row until commit, so concurrent key changes run one at a time."""
 
     def list_after(self, after_partner_id: str, limit: int) -> list[Partner]:
         """Partners ordered by id, strictly after `after_partner_id`."""
@@ -61,6 +67,113 @@ class RequestLedger(Protocol):
         """Deletes expired nonces and idempotency records; returns how many rows went."""
 
 
+class MemberRepository(Protocol):
+    def add_member(self, cmid: str, at_us: int) -> None:
+        """A new member with a fresh data key."""
+
+    def erase_member(self, cmid: str, at_us: int) -> None:
+        """Leaves a tombstone; the member's data key is destroyed with it."""
+
+    def delete_member(self, cmid: str) -> None:
+        """Removes a member that no longer holds any ppid (after a merge)."""
+
+    def add_ppid(self, member: MemberId, at_us: int) -> None: ...
+
+    def get_ppid(self, partner_id: str, ppid: str) -> MemberId | None:
+        """The ppid only if it is this partner's: another partner's ppid is not found."""
+
+    def ppids_of(self, cmid: str) -> list[MemberId]:
+        """Every ppid of one member, ordered by partner id."""
+
+    def move_ppid(self, member: MemberId, cmid: str) -> None: ...
+
+    def delete_ppid(self, member: MemberId) -> None: ...
+
+    def add_link_code(self, code: LinkCode, at_us: int) -> None: ...
+
+    def get_link_code(self, code_sha256: bytes) -> LinkCode | None: ...
+
+    def mark_link_code_redeemed(self, code_sha256: bytes, at_us: int) -> None: ...
+
+    def record_link_failure(self, partner_id: str, at_us: int) -> None: ...
+
+    def link_failures_since(self, partner_id: str, since_us: int) -> int: ...
+
+
+class MemberVault(Protocol):
+    """Per-member encryption: destroying a member's key makes its sealed data unreadable."""
+
+    def create_key(self, cmid: str) -> None: ...
+
+    def destroy_key(self, cmid: str) -> None: ...
+
+    def seal(self, cmid: str, plaintext: bytes) -> bytes: ...
+
+    def open(self, cmid: str, sealed: bytes) -> bytes | None:
+        """The plaintext, or None once the member's key is destroyed."""
+
+
+class EventEncoder(Protocol):
+    """Turns a feed event into its signed, stored form (the API layer owns the format)."""
+
+    def __call__(
+        self, event: FeedEvent, *, event_id: str, partner_id: str, sequence: int, at_us: int
+    ) -> StoredEvent: ...
+
+
+class EventFeed(Protocol):
+    def append(self, partner_id: str, event: FeedEvent) -> StoredEvent:
+        """Appends to one partner's feed in the current transaction."""
+
+    def after(self, partner_id: str, after_sequence: int, limit: int) -> list[StoredEvent]: ...
+
+    def position(self, partner_id: str) -> FeedPosition: ...
+
+    def acknowledge(self, partner_id: str, up_to_sequence: int) -> None: ...
+
+    def create_feed(self, partner_id: str) -> None: ...
+
+
+class TierRepository(Protocol):
+    def current_ladder(self, partner_id: str) -> TierLadder | None: ...
+
+    def add_ladder(self, ladder: TierLadder, at_us: int) -> None: ...
+
+    def agreement_versions(
+        self, source_partner_id: str, target_partner_id: str
+    ) -> list[RecognitionAgreement]:
+        """Every version of the source → target agreement, oldest first."""
+
+    def get_agreement(self, agreement_id: str, version: int) -> RecognitionAgreement | None: ...
+
+    def agreement_id_for(self, source_partner_id: str, target_partner_id: str) -> str | None: ...
+
+    def add_agreement(self, agreement: RecognitionAgreement) -> None: ...
+
+    def mark_accepted(self, agreement_id: str, version: int, at_us: int) -> None: ...
+
+    def save_member_tier(self, cmid: str, partner_id: str, sealed: bytes, at_us: int) -> None: ...
+
+    def member_tier(self, cmid: str, partner_id: str) -> bytes | None: ...
+
+    def delete_member_tiers(self, cmid: str, partner_id: str | None = None) -> None: ...
+
+    def last_grant_at_us(self, cmid: str, source: str, target: str) -> int | None: ...
+
+    def add_grant(
+        self,
+        grant_id: str,
+        cmid: str,
+        recognition: tuple[str, str, str],
+        agreement: tuple[str, int] | None,
+        granted_at_us: int,
+        expires_at_us: int,
+    ) -> None:
+        """`recognition` is (source partner, target partner, granted tier code)."""
+
+    def delete_grants(self, cmid: str) -> None: ...
+
+
 class UnitOfWork(Protocol):
     """One database transaction: commit explicitly, roll back by default on exit."""
 
@@ -69,6 +182,18 @@ class UnitOfWork(Protocol):
 
     @property
     def requests(self) -> RequestLedger: ...
+
+    @property
+    def members(self) -> MemberRepository: ...
+
+    @property
+    def vault(self) -> MemberVault: ...
+
+    @property
+    def events(self) -> EventFeed: ...
+
+    @property
+    def tiers(self) -> TierRepository: ...
 
     def __enter__(self) -> UnitOfWork: ...
 

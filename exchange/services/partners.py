@@ -72,6 +72,7 @@ def register_key(uow: UnitOfWork, clock: Clock, command: RegisterKey) -> Partner
     key_id = key_id_for(command.public_key)
     if uow.partners.get_key(key_id) is not None:
         raise DomainError(ErrorCode.KEY_ALREADY_REGISTERED, "this key has already been registered")
+    uow.partners.lock(command.partner_id)
     ensure_key_can_be_added(uow.partners.keys(command.partner_id), key_id)
     now_us = clock.now_us()
     key = PartnerKey(key_id, command.partner_id, command.public_key, KeyState.ACTIVE, now_us)
@@ -82,6 +83,7 @@ def register_key(uow: UnitOfWork, clock: Clock, command: RegisterKey) -> Partner
 def revoke_key(uow: UnitOfWork, clock: Clock, partner_id: str, key_id: str) -> PartnerKey:
     if not key_id or len(key_id) > limits.KEY_ID_CHARS_MAX:
         raise invalid("key_id", f"must be 1-{limits.KEY_ID_CHARS_MAX} characters")
+    uow.partners.lock(partner_id)
     target = ensure_key_can_be_revoked(uow.partners.keys(partner_id), key_id)
     revoked = target.revoked(clock.now_us())
     uow.partners.save_key(revoked)
@@ -99,9 +101,9 @@ class AddPartner:
 
 def add_partner(uow: UnitOfWork, clock: Clock, command: AddPartner) -> DirectoryEntry:
     """Operator onboarding: a new partner with its first signing key."""
-    check_new_partner(command.partner_id, command.display_name, command.program_code)
-    if len(command.public_key) != PUBLIC_KEY_BYTES:
-        raise invalid("public_key", f"must be the {PUBLIC_KEY_BYTES} raw bytes of an Ed25519 key")
+    check_new_partner(
+        command.partner_id, command.display_name, command.program_code, command.public_key
+    )
     if uow.partners.get(command.partner_id) is not None:
         raise DomainError(ErrorCode.PARTNER_ALREADY_EXISTS, "a partner with this id exists")
     if uow.partners.program_exists(command.program_code):
@@ -116,4 +118,5 @@ def add_partner(uow: UnitOfWork, clock: Clock, command: AddPartner) -> Directory
     key = PartnerKey(key_id, partner.partner_id, command.public_key, KeyState.ACTIVE, now_us)
     uow.partners.add(partner)
     uow.partners.add_key(key)
+    uow.events.create_feed(partner.partner_id)
     return DirectoryEntry(partner, [key])

@@ -44,6 +44,14 @@ class SqlPartnerRepository:
         row = self.session.get(PartnerRow, partner_id)
         return _partner(row) if row is not None else None
 
+    def lock(self, partner_id: str) -> None:
+        # SELECT ... FOR UPDATE on PostgreSQL; SQLite's BEGIN IMMEDIATE already serialises.
+        self.session.execute(
+            select(PartnerRow.partner_id)
+            .where(PartnerRow.partner_id == partner_id)
+            .with_for_update()
+        )
+
     def list_after(self, after_partner_id: str, limit: int) -> list[Partner]:
         query = (
             select(PartnerRow)

@@ -2,24 +2,42 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterable
+
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
+from exchange.adapters.clock import SystemClock
+from exchange.adapters.sql.feed_repository import SqlEventFeed
+from exchange.adapters.sql.member_repositories import SqlMemberRepository, SqlMemberVault
 from exchange.adapters.sql.repositories import SqlPartnerRepository, SqlRequestLedger
+from exchange.adapters.sql.tier_repository import SqlTierRepository
+from exchange.domain.ports import Clock, EventEncoder
+
+FeedListener = Callable[[Iterable[str]], None]
 
 
 class SqlUnitOfWork:
     session: Session
     partners: SqlPartnerRepository
     requests: SqlRequestLedger
+    members: SqlMemberRepository
+    vault: SqlMemberVault
+    events: SqlEventFeed
+    tiers: SqlTierRepository
 
-    def __init__(self, session_factory: sessionmaker[Session]) -> None:
-        self._session_factory = session_factory
+    def __init__(self, factory: SqlUnitOfWorkFactory) -> None:
+        self._factory = factory
 
     def __enter__(self) -> SqlUnitOfWork:
-        self.session = self._session_factory()
+        factory = self._factory
+        self.session = factory.sessions()
         self.partners = SqlPartnerRepository(self.session)
         self.requests = SqlRequestLedger(self.session)
+        self.members = SqlMemberRepository(self.session)
+        self.vault = SqlMemberVault(self.session, factory.vault_key)
+        self.events = SqlEventFeed(self.session, factory.encoder, factory.clock or SystemClock())
+        self.tiers = SqlTierRepository(self.session)
         return self
 
     def __exit__(self, *exc_info: object) -> None:
@@ -28,15 +46,32 @@ class SqlUnitOfWork:
 
     def commit(self) -> None:
         self.session.commit()
+        if self.events.appended_partner_ids:
+            # Wake this process's feed subscribers; other processes find events by polling.
+            self._factory.feed_listener(self.events.appended_partner_ids)
+            self.events.appended_partner_ids = set()
 
     def rollback(self) -> None:
         self.session.rollback()
+        self.events.appended_partner_ids = set()
 
 
 class SqlUnitOfWorkFactory:
-    def __init__(self, engine: Engine) -> None:
+    def __init__(
+        self,
+        engine: Engine,
+        *,
+        encoder: EventEncoder | None = None,
+        clock: Clock | None = None,
+        vault_key: bytes | None = None,
+        feed_listener: FeedListener = lambda partner_ids: None,
+    ) -> None:
         self.engine = engine
-        self._sessions = sessionmaker(engine, expire_on_commit=False, autoflush=True)
+        self.encoder = encoder
+        self.clock = clock
+        self.vault_key = vault_key
+        self.feed_listener = feed_listener
+        self.sessions = sessionmaker(engine, expire_on_commit=False, autoflush=True)
 
     def __call__(self) -> SqlUnitOfWork:
-        return SqlUnitOfWork(self._sessions)
+        return SqlUnitOfWork(self)

@@ -1,0 +1,96 @@
+"""SQL storage of each partner's ordered event feed."""
+
+from __future__ import annotations
+
+import uuid
+
+from sqlalchemy import insert, select, update
+from sqlalchemy.orm import Session
+
+from exchange.adapters.sql.tables import EventRow, PartnerFeedRow
+from exchange.domain.events import FeedEvent, FeedPosition, StoredEvent
+from exchange.domain.ports import Clock, EventEncoder
+
+
+def _stored(row: EventRow) -> StoredEvent:
+    return StoredEvent(
+        row.event_id,
+        row.partner_id,
+        row.sequence,
+        row.event_type,
+        row.created_at_us,
+        row.payload,
+        row.signing_key_id,
+        row.signature,
+    )
+
+
+class SqlEventFeed:
+    def __init__(self, session: Session, encoder: EventEncoder | None, clock: Clock) -> None:
+        self.session = session
+        self.encoder = encoder
+        self.clock = clock
+        self.appended_partner_ids: set[str] = set()
+
+    def append(self, partner_id: str, event: FeedEvent) -> StoredEvent:
+        # The feed row's update takes its row lock: sequences of one partner are assigned
+        # one transaction at a time, so they are gapless and in commit order.
+        sequence = self.session.scalar(
+            update(PartnerFeedRow)
+            .where(PartnerFeedRow.partner_id == partner_id)
+            .values(last_sequence=PartnerFeedRow.last_sequence + 1)
+            .returning(PartnerFeedRow.last_sequence)
+        )
+        assert sequence is not None, f"partner {partner_id} has no feed"
+        if self.encoder is None:
+            raise RuntimeError("appending events needs the hub's signing key")
+        stored = self.encoder(
+            event,
+            event_id=uuid.uuid4().hex,
+            partner_id=partner_id,
+            sequence=sequence,
+            at_us=self.clock.now_us(),
+        )
+        self.session.execute(
+            insert(EventRow).values(
+                event_id=stored.event_id,
+                partner_id=partner_id,
+                sequence=sequence,
+                event_type=stored.event_type,
+                created_at_us=stored.created_at_us,
+                payload=stored.payload,
+                signing_key_id=stored.signing_key_id,
+                signature=stored.signature,
+            )
+        )
+        self.appended_partner_ids.add(partner_id)
+        return stored
+
+    def after(self, partner_id: str, after_sequence: int, limit: int) -> list[StoredEvent]:
+        query = (
+            select(EventRow)
+            .where(EventRow.partner_id == partner_id, EventRow.sequence > after_sequence)
+            .order_by(EventRow.sequence)
+            .limit(limit)
+        )
+        return [_stored(row) for row in self.session.scalars(query)]
+
+    def position(self, partner_id: str) -> FeedPosition:
+        row = self.session.get(PartnerFeedRow, partner_id)
+        assert row is not None, f"partner {partner_id} has no feed"
+        return FeedPosition(row.last_sequence, row.acked_sequence)
+
+    def acknowledge(self, partner_id: str, up_to_sequence: int) -> None:
+        self.session.execute(
+            update(PartnerFeedRow)
+            .where(
+                PartnerFeedRow.partner_id == partner_id,
+                PartnerFeedRow.acked_sequence < up_to_sequence,
+            )
+            .values(acked_sequence=up_to_sequence)
+        )
+
+    def create_feed(self, partner_id: str) -> None:
+        self.session.execute(
+            insert(PartnerFeedRow).values(partner_id=partner_id, last_sequence=0, acked_sequence=0)
+        )
