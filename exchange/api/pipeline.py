@@ -117,12 +117,30 @@ class RequestPipeline:
             abort(context, catalog.unauthenticated(), request_id)
         except DomainError as error:
             log.info("request %s to %s refused: %s", request_id, method.path, error.code.value)
+            self._remember_nonce(headers)
             abort(context, error, request_id)
         except Exception:
             log.exception("request %s to %s failed", request_id, method.path)
             abort(context, catalog.internal(), request_id)
         context.set_trailing_metadata(self._signed_trailers(method, headers, response, request_id))
         return response
+
+    def _remember_nonce(self, headers: SignedHeaders) -> None:
+        """An authenticated request that was refused still spends its nonce.
+
+        Its own transaction rolled back, nonce included; without this the very same signed
+        bytes could be replayed within the signature window once the refusal no longer held.
+        """
+
+        def record() -> None:
+            with self.uow_factory() as uow:
+                uow.requests.record_nonce(headers.partner_id, headers.nonce, headers.created_s)
+                uow.commit()
+
+        try:
+            run_with_retries(record)
+        except Exception:
+            log.exception("could not record the nonce of a refused request")
 
     def handle_stream(
         self, method: RpcMethod, body: bytes, context: grpc.ServicerContext

@@ -90,6 +90,11 @@ def empty_all_tables(engine: Engine) -> None:
         connection.execute(text(f"TRUNCATE {quoted} RESTART IDENTITY CASCADE"))
 
 
+# A refused but authenticated request still spends its nonce (replay protection); every other
+# table must be exactly as it was.
+REPLAY_BOOKKEEPING = frozenset({"request_nonces"})
+
+
 def table_snapshot(
     engine: Engine, exclude: frozenset[str] = frozenset()
 ) -> dict[str, list[tuple[object, ...]]]:
