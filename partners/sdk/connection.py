@@ -98,6 +98,8 @@ class HubConnection:
     retry: RetryPolicy = field(default_factory=RetryPolicy)
     timeout_s: float = CALL_TIMEOUT_S_DEFAULT
     clock_s: Callable[[], float] = time.time
+    # Sees every verified response (method, bytes): for audit logs and privacy checks.
+    on_response: Callable[[str, bytes], None] | None = None
 
     def use_key(self, signing_key: SigningKey) -> None:
         self.signing_key = signing_key
@@ -137,6 +139,8 @@ class HubConnection:
                 time.sleep(self.retry.backoff_s(attempt))
                 continue
             self._verify_response(method, nonce, response, call.trailing_metadata() or ())
+            if self.on_response is not None:
+                self.on_response(method, response)
             return response_type.FromString(response)
         raise AssertionError("unreachable: the loop returns or raises")
 
