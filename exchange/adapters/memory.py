@@ -5,20 +5,21 @@ from __future__ import annotations
 import threading
 import uuid
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field, replace
+from dataclasses import replace
 from typing import TYPE_CHECKING
 
+from exchange.adapters.memory_members import (
+    InMemoryMemberRepository,
+    InMemoryMemberVault,
+    InMemoryTierRepository,
+)
+from exchange.adapters.memory_store import InMemoryStore
 from exchange.domain.events import FeedEvent, FeedPosition, StoredEvent
 from exchange.domain.partners import KeyState, Partner, PartnerKey
 from exchange.domain.ports import Clock, EventEncoder, StoredResponse
 
 if TYPE_CHECKING:
-    from exchange.domain.ports import (
-        MemberRepository,
-        MemberVault,
-        TierRepository,
-        UnitOfWorkFactory,
-    )
+    from exchange.domain.ports import UnitOfWorkFactory
 
 # Like SQLite's busy timeout: a unit of work waiting this long for the store gives up
 # instead of hanging a test (e.g. one opened inside another on the same thread).
@@ -28,38 +29,12 @@ FIXED_CLOCK_START_US = 1_700_000_000_000_000
 MICROSECONDS_PER_SECOND = 1_000_000
 
 
-@dataclass
-class _Store:
-    """The tables, keyed like their primary keys. Values are frozen, so copies may share them."""
-
-    partners: dict[str, Partner] = field(default_factory=dict)
-    keys: dict[str, PartnerKey] = field(default_factory=dict)
-    nonces: dict[tuple[str, str], int] = field(default_factory=dict)
-    responses: dict[tuple[str, str], tuple[StoredResponse, int]] = field(default_factory=dict)
-    feeds: dict[str, FeedPosition] = field(default_factory=dict)
-    events: dict[tuple[str, int], StoredEvent] = field(default_factory=dict)
-
-    def copy(self) -> _Store:
-        copied = _Store()
-        copied.load(self)
-        return copied
-
-    def load(self, source: _Store) -> None:
-        """Replaces this store's rows in place, so repositories holding it see the change."""
-        self.partners = dict(source.partners)
-        self.keys = dict(source.keys)
-        self.nonces = dict(source.nonces)
-        self.responses = dict(source.responses)
-        self.feeds = dict(source.feeds)
-        self.events = dict(source.events)
-
-
 def _key_order(key: PartnerKey) -> tuple[int, str]:
     return (key.created_at_us, key.key_id)
 
 
 class InMemoryPartnerRepository:
-    def __init__(self, store: _Store) -> None:
+    def __init__(self, store: InMemoryStore) -> None:
         self._store = store
 
     def get(self, partner_id: str) -> Partner | None:
@@ -117,7 +92,7 @@ class InMemoryPartnerRepository:
 
 
 class InMemoryRequestLedger:
-    def __init__(self, store: _Store) -> None:
+    def __init__(self, store: InMemoryStore) -> None:
         self._store = store
 
     def record_nonce(self, partner_id: str, nonce: str, created_s: int) -> bool:
@@ -153,7 +128,7 @@ class InMemoryRequestLedger:
 
 
 class InMemoryEventFeed:
-    def __init__(self, store: _Store, encoder: EventEncoder | None, clock: Clock) -> None:
+    def __init__(self, store: InMemoryStore, encoder: EventEncoder | None, clock: Clock) -> None:
         self._store = store
         self._encoder = encoder
         self._clock = clock
@@ -212,7 +187,7 @@ class _Database:
     def __init__(
         self, encoder: EventEncoder | None, clock: Clock, feed_listener: FeedListener
     ) -> None:
-        self.committed = _Store()
+        self.committed = InMemoryStore()
         self.lock = threading.Lock()
         self.encoder = encoder
         self.clock = clock
@@ -224,10 +199,13 @@ class InMemoryUnitOfWork:
 
     def __init__(self, database: _Database) -> None:
         self._database = database
-        self._working = _Store()
+        self._working = InMemoryStore()
         self._partners = InMemoryPartnerRepository(self._working)
         self._requests = InMemoryRequestLedger(self._working)
+        self._members = InMemoryMemberRepository(self._working)
+        self._vault = InMemoryMemberVault(self._working)
         self._events = InMemoryEventFeed(self._working, database.encoder, database.clock)
+        self._tiers = InMemoryTierRepository(self._working)
         self._open = False
 
     @property
@@ -245,18 +223,20 @@ class InMemoryUnitOfWork:
         assert self._open, "use the unit of work inside its with block"
         return self._events
 
-    # Not faked yet: typed so mypy checks the port, loud if a handler under test needs them.
     @property
-    def members(self) -> MemberRepository:
-        raise NotImplementedError("no in-memory MemberRepository yet")
+    def members(self) -> InMemoryMemberRepository:
+        assert self._open, "use the unit of work inside its with block"
+        return self._members
 
     @property
-    def vault(self) -> MemberVault:
-        raise NotImplementedError("no in-memory MemberVault yet")
+    def vault(self) -> InMemoryMemberVault:
+        assert self._open, "use the unit of work inside its with block"
+        return self._vault
 
     @property
-    def tiers(self) -> TierRepository:
-        raise NotImplementedError("no in-memory TierRepository yet")
+    def tiers(self) -> InMemoryTierRepository:
+        assert self._open, "use the unit of work inside its with block"
+        return self._tiers
 
     def __enter__(self) -> InMemoryUnitOfWork:
         # Held until exit, like BEGIN IMMEDIATE: one unit of work at a time, so no lost updates.
@@ -268,7 +248,7 @@ class InMemoryUnitOfWork:
 
     def __exit__(self, *exc_info: object) -> None:
         self._open = False
-        self._working.load(_Store())
+        self._working.load(InMemoryStore())
         self._events.appended_partner_ids = set()
         self._database.lock.release()
 

@@ -171,6 +171,9 @@ class TierRepository(Protocol):
     ) -> None:
         """`recognition` is (source partner, target partner, granted tier code)."""
 
+    def move_grants(self, from_cmid: str, to_cmid: str) -> None:
+        """Grant history follows the member, so re-linking cannot reset the grant interval."""
+
     def delete_grants(self, cmid: str) -> None: ...
 
 

@@ -116,7 +116,7 @@ def _move_to(uow: UnitOfWork, member: MemberId, cmid: str, now_us: int) -> None:
     if plaintext is not None:
         uow.tiers.save_member_tier(cmid, member.partner_id, uow.vault.seal(cmid, plaintext), now_us)
     if not uow.members.ppids_of(member.cmid):
-        uow.tiers.delete_grants(member.cmid)
+        uow.tiers.move_grants(member.cmid, cmid)
         uow.vault.destroy_key(member.cmid)
 
 

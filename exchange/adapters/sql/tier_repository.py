@@ -177,6 +177,11 @@ class SqlTierRepository:
             )
         )
 
+    def move_grants(self, from_cmid: str, to_cmid: str) -> None:
+        self.session.execute(
+            update(TierGrantRow).where(TierGrantRow.cmid == from_cmid).values(cmid=to_cmid)
+        )
+
     def delete_grants(self, cmid: str) -> None:
         self.session.execute(delete(TierGrantRow).where(TierGrantRow.cmid == cmid))
 

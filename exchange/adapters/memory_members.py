@@ -1,0 +1,264 @@
+"""In-memory fakes of the member, vault and tier ports, behaving like the SQL adapters."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import replace
+from typing import TYPE_CHECKING
+
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+
+from exchange.adapters.memory_store import GrantRow, InMemoryStore, MemberRow
+from exchange.domain.members import LinkCode, MemberId
+from exchange.domain.tiers import AgreementState, RecognitionAgreement, TierLadder
+
+if TYPE_CHECKING:
+    from exchange.domain.ports import MemberRepository, MemberVault, TierRepository
+
+AES_KEY_BYTES = 32
+GCM_NONCE_BYTES = 12
+
+
+class InMemoryMemberRepository:
+    """Raises ValueError where the database's keys and foreign keys would refuse a write."""
+
+    def __init__(self, store: InMemoryStore) -> None:
+        self._store = store
+
+    def add_member(self, cmid: str, at_us: int) -> None:
+        if cmid in self._store.members:
+            raise ValueError(f"duplicate cmid {cmid!r}")
+        self._store.members[cmid] = MemberRow(at_us)
+
+    def erase_member(self, cmid: str, at_us: int) -> None:
+        row = self._store.members.get(cmid)
+        # Like the SQL update, an unknown member is a no-op.
+        if row is not None:
+            self._store.members[cmid] = replace(row, erased_at_us=at_us)
+
+    def delete_member(self, cmid: str) -> None:
+        store = self._store
+        if (
+            cmid in store.member_keys
+            or any(m.cmid == cmid for m in store.ppids.values())
+            or any(owner == cmid for owner, _ in store.member_tiers)
+            or any(g.cmid == cmid for g in store.grants.values())
+        ):
+            raise ValueError(f"member {cmid!r} is still referenced")
+        store.members.pop(cmid, None)
+
+    def add_ppid(self, member: MemberId, at_us: int) -> None:
+        if member.ppid in self._store.ppids:
+            raise ValueError(f"duplicate ppid {member.ppid!r}")
+        if member.partner_id not in self._store.partners:
+            raise ValueError(f"ppid for unknown partner {member.partner_id!r}")
+        self._check_cmid_free(member.cmid, member.partner_id)
+        self._store.ppids[member.ppid] = member
+
+    def get_ppid(self, partner_id: str, ppid: str) -> MemberId | None:
+        member = self._store.ppids.get(ppid)
+        if member is None or member.partner_id != partner_id:
+            return None
+        return member
+
+    def ppids_of(self, cmid: str) -> list[MemberId]:
+        found = [m for m in self._store.ppids.values() if m.cmid == cmid]
+        return sorted(found, key=lambda m: m.partner_id)
+
+    def move_ppid(self, member: MemberId, cmid: str) -> None:
+        row = self._store.ppids.get(member.ppid)
+        if row is None or row.cmid == cmid:
+            return
+        self._check_cmid_free(cmid, row.partner_id)
+        self._store.ppids[member.ppid] = replace(row, cmid=cmid)
+
+    def delete_ppid(self, member: MemberId) -> None:
+        codes = self._store.link_codes
+        self._store.link_codes = {d: c for d, c in codes.items() if c.ppid != member.ppid}
+        self._store.ppids.pop(member.ppid, None)
+
+    def add_link_code(self, code: LinkCode, at_us: int) -> None:
+        if code.code_sha256 in self._store.link_codes:
+            raise ValueError("duplicate link code")
+        # Like the SQL insert, a new code is never redeemed, whatever the record says.
+        self._store.link_codes[code.code_sha256] = replace(code, redeemed_at_us=None)
+
+    def get_link_code(self, code_sha256: bytes) -> LinkCode | None:
+        return self._store.link_codes.get(code_sha256)
+
+    def mark_link_code_redeemed(self, code_sha256: bytes, at_us: int) -> None:
+        code = self._store.link_codes.get(code_sha256)
+        if code is not None:
+            self._store.link_codes[code_sha256] = replace(code, redeemed_at_us=at_us)
+
+    def record_link_failure(self, partner_id: str, at_us: int) -> None:
+        self._store.link_failures.append((partner_id, at_us))
+
+    def link_failures_since(self, partner_id: str, since_us: int) -> int:
+        failures = self._store.link_failures
+        return sum(1 for owner, at_us in failures if owner == partner_id and at_us >= since_us)
+
+    def erased_at_us(self, cmid: str) -> int | None:
+        """Not a port method: lets tests see the tombstone an erasure leaves."""
+        row = self._store.members.get(cmid)
+        return row.erased_at_us if row is not None else None
+
+    def _check_cmid_free(self, cmid: str, partner_id: str) -> None:
+        """The foreign key to members, and one ppid per member and partner."""
+        if cmid not in self._store.members:
+            raise ValueError(f"ppid for unknown member {cmid!r}")
+        if any(m.partner_id == partner_id for m in self.ppids_of(cmid)):
+            raise ValueError(f"member {cmid!r} already has a ppid at {partner_id!r}")
+
+
+class InMemoryMemberVault:
+    """Each member's AES-256-GCM data key; deleting it makes the member's sealed data unreadable."""
+
+    def __init__(self, store: InMemoryStore) -> None:
+        self._store = store
+
+    def create_key(self, cmid: str) -> None:
+        if cmid not in self._store.members:
+            raise ValueError(f"data key for unknown member {cmid!r}")
+        if cmid in self._store.member_keys:
+            raise ValueError(f"duplicate data key for {cmid!r}")
+        self._store.member_keys[cmid] = AESGCM.generate_key(bit_length=AES_KEY_BYTES * 8)
+
+    def destroy_key(self, cmid: str) -> None:
+        self._store.member_keys.pop(cmid, None)
+
+    def seal(self, cmid: str, plaintext: bytes) -> bytes:
+        data_key = self._store.member_keys.get(cmid)
+        assert data_key is not None, "sealing data for a member without a key"
+        nonce = os.urandom(GCM_NONCE_BYTES)
+        return nonce + AESGCM(data_key).encrypt(nonce, plaintext, cmid.encode())
+
+    def open(self, cmid: str, sealed: bytes) -> bytes | None:
+        data_key = self._store.member_keys.get(cmid)
+        if data_key is None:
+            return None
+        nonce, ciphertext = sealed[:GCM_NONCE_BYTES], sealed[GCM_NONCE_BYTES:]
+        return AESGCM(data_key).decrypt(nonce, ciphertext, cmid.encode())
+
+
+def _tiers_by_rank(ladder: TierLadder) -> TierLadder:
+    return replace(ladder, tiers=tuple(sorted(ladder.tiers, key=lambda tier: tier.rank)))
+
+
+def _rules_by_source_code(agreement: RecognitionAgreement) -> RecognitionAgreement:
+    return replace(agreement, rules=tuple(sorted(agreement.rules, key=lambda rule: rule[0])))
+
+
+class InMemoryTierRepository:
+    """Raises ValueError where the database's keys and foreign keys would refuse a write."""
+
+    def __init__(self, store: InMemoryStore) -> None:
+        self._store = store
+
+    def current_ladder(self, partner_id: str) -> TierLadder | None:
+        versions = [version for owner, version in self._store.ladders if owner == partner_id]
+        if not versions:
+            return None
+        return _tiers_by_rank(self._store.ladders[(partner_id, max(versions))])
+
+    def add_ladder(self, ladder: TierLadder, at_us: int) -> None:
+        if (ladder.partner_id, ladder.version) in self._store.ladders:
+            raise ValueError(f"duplicate ladder version {ladder.version}")
+        if ladder.partner_id not in self._store.partners:
+            raise ValueError(f"ladder for unknown partner {ladder.partner_id!r}")
+        if len({tier.code for tier in ladder.tiers}) != len(ladder.tiers):
+            raise ValueError("duplicate tier code in one ladder")
+        self._store.ladders[(ladder.partner_id, ladder.version)] = ladder
+
+    def agreement_versions(
+        self, source_partner_id: str, target_partner_id: str
+    ) -> list[RecognitionAgreement]:
+        found = [
+            a
+            for a in self._store.agreements.values()
+            if (a.source_partner_id, a.target_partner_id) == (source_partner_id, target_partner_id)
+        ]
+        return [_rules_by_source_code(a) for a in sorted(found, key=lambda a: a.version)]
+
+    def get_agreement(self, agreement_id: str, version: int) -> RecognitionAgreement | None:
+        agreement = self._store.agreements.get((agreement_id, version))
+        return _rules_by_source_code(agreement) if agreement is not None else None
+
+    def agreement_id_for(self, source_partner_id: str, target_partner_id: str) -> str | None:
+        versions = self.agreement_versions(source_partner_id, target_partner_id)
+        return versions[0].agreement_id if versions else None
+
+    def add_agreement(self, agreement: RecognitionAgreement) -> None:
+        if (agreement.agreement_id, agreement.version) in self._store.agreements:
+            raise ValueError(f"duplicate agreement version {agreement.version}")
+        for partner_id in (agreement.source_partner_id, agreement.target_partner_id):
+            if partner_id not in self._store.partners:
+                raise ValueError(f"agreement with unknown partner {partner_id!r}")
+        if len(dict(agreement.rules)) != len(agreement.rules):
+            raise ValueError("duplicate source tier code in one agreement")
+        self._store.agreements[(agreement.agreement_id, agreement.version)] = agreement
+
+    def mark_accepted(self, agreement_id: str, version: int, at_us: int) -> None:
+        agreement = self._store.agreements.get((agreement_id, version))
+        if agreement is not None:
+            self._store.agreements[(agreement_id, version)] = replace(
+                agreement, state=AgreementState.ACCEPTED, accepted_at_us=at_us
+            )
+
+    def save_member_tier(self, cmid: str, partner_id: str, sealed: bytes, at_us: int) -> None:
+        if cmid not in self._store.members:
+            raise ValueError(f"tier for unknown member {cmid!r}")
+        self._store.member_tiers[(cmid, partner_id)] = sealed
+
+    def member_tier(self, cmid: str, partner_id: str) -> bytes | None:
+        return self._store.member_tiers.get((cmid, partner_id))
+
+    def delete_member_tiers(self, cmid: str, partner_id: str | None = None) -> None:
+        def doomed(owner: str, partner: str) -> bool:
+            return owner == cmid and partner_id in (None, partner)
+
+        tiers = self._store.member_tiers
+        self._store.member_tiers = {k: sealed for k, sealed in tiers.items() if not doomed(*k)}
+
+    def last_grant_at_us(self, cmid: str, source: str, target: str) -> int | None:
+        times = [
+            g.granted_at_us
+            for g in self._store.grants.values()
+            if (g.cmid, g.source_partner_id, g.target_partner_id) == (cmid, source, target)
+        ]
+        return max(times, default=None)
+
+    def add_grant(
+        self,
+        grant_id: str,
+        cmid: str,
+        recognition: tuple[str, str, str],
+        agreement: tuple[str, int] | None,
+        granted_at_us: int,
+        expires_at_us: int,
+    ) -> None:
+        if grant_id in self._store.grants:
+            raise ValueError(f"duplicate grant_id {grant_id!r}")
+        if cmid not in self._store.members:
+            raise ValueError(f"grant for unknown member {cmid!r}")
+        source, target, tier_code = recognition
+        self._store.grants[grant_id] = GrantRow(
+            cmid, source, target, tier_code, agreement, granted_at_us, expires_at_us
+        )
+
+    def move_grants(self, from_cmid: str, to_cmid: str) -> None:
+        self._store.grants = {
+            g: replace(row, cmid=to_cmid) if row.cmid == from_cmid else row
+            for g, row in self._store.grants.items()
+        }
+
+    def delete_grants(self, cmid: str) -> None:
+        grants = self._store.grants
+        self._store.grants = {g: row for g, row in grants.items() if row.cmid != cmid}
+
+
+if TYPE_CHECKING:
+    # mypy proves the fakes satisfy the ports structurally.
+    _members_check: MemberRepository = InMemoryMemberRepository(InMemoryStore())
+    _vault_check: MemberVault = InMemoryMemberVault(InMemoryStore())
+    _tiers_check: TierRepository = InMemoryTierRepository(InMemoryStore())
