@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import os
+import secrets
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from coalition.keys import (
@@ -15,8 +18,12 @@ from coalition.keys import (
 )
 from coalition.v1 import common_pb2
 from coalition.wire import key_id_for
+from partners.programs import brands
+from partners.programs.program import LoyaltyProgram
 from partners.sdk import HubConnection, HubError, PartnerClient
 from partners.sdk.connection import connect
+
+ResponseHook = Callable[[str, str, bytes], None]
 
 KIND_NAMES = {
     common_pb2.PARTNER_KIND_AIRLINE: "airline",
@@ -28,10 +35,19 @@ KIND_NAMES = {
 
 
 def partner_connection(
-    target: str, home: Path, partner_id: str, audience: str, hub_public_key: bytes
+    target: str,
+    home: Path,
+    partner_id: str,
+    audience: str,
+    hub_public_key: bytes,
+    on_response: ResponseHook | None = None,
 ) -> HubConnection:
     key = load_signing_key(home / "partners" / partner_id / PRIVATE_KEY_FILE)
-    return connect(target, partner_id, key, audience, {key_id_for(hub_public_key): hub_public_key})
+    hub_keys = {key_id_for(hub_public_key): hub_public_key}
+    connection = connect(target, partner_id, key, audience, hub_keys)
+    if on_response is not None:
+        connection.on_response = lambda method, body: on_response(partner_id, method, body)
+    return connection
 
 
 def show_directory(client: PartnerClient) -> None:
@@ -77,16 +93,94 @@ def _replace_key_files(key_dir: Path, old: SigningKey, new: SigningKey) -> None:
     write_key_pair(key_dir, new)
 
 
-def run(target: str, home: Path, audience: str, hub_public_key_path: Path) -> None:
+def _programs(
+    connections: dict[str, HubConnection], home: Path, hub_keys: dict[str, bytes]
+) -> dict[str, LoyaltyProgram]:
+    stores = home / "programs"
+    stores.mkdir(parents=True, exist_ok=True)
+    factories = {
+        "skyway": brands.airline,
+        "harbor": brands.hotel,
+        "orbit": brands.card_issuer,
+    }
+    return {
+        partner_id: factory(stores / f"{partner_id}.db", connections[partner_id], hub_keys)
+        for partner_id, factory in factories.items()
+    }
+
+
+def members_across_brands(programs: dict[str, LoyaltyProgram]) -> None:
+    """Enrol, link with a code, report a tier, status-match it, then erase the member."""
+    skyway, harbor, orbit = programs["skyway"], programs["harbor"], programs["orbit"]
+    print("\n== each brand publishes its tier ladder ==")
+    for program in programs.values():
+        version = program.publish_ladder(canonical_matching=True)
+        tiers = " < ".join(tier.code for tier in program.ladder)
+        print(f"  {program.partner_id:<7} v{version}: {tiers}")
+
+    run_id = secrets.token_hex(2).upper()
+    ada_sky, ada_hbr, ada_orb = f"SKY-{run_id}-1", f"HBR-{run_id}-1", f"ORB-{run_id}-1"
+    print("\n== a member enrols at skyway and harbor (member numbers stay at each brand) ==")
+    print(f"  skyway {ada_sky} -> ppid {skyway.enrol(ada_sky, points=42_000)}")
+    print(f"  harbor {ada_hbr} -> ppid {harbor.enrol(ada_hbr)}")
+
+    print("\n== she links her accounts with a one-time code ==")
+    code = skyway.link_code(ada_sky)
+    print(f"  skyway's app shows the code {code}; she types it into harbor's app")
+    print(f"  linked at: {', '.join(harbor.redeem_link_code(ada_hbr, code))}")
+
+    print("\n== skyway reports her tier, and she asks for status at harbor ==")
+    skyway.report_tier(ada_sky, "GOLD", datetime.now(UTC) + timedelta(days=365))
+    grant = skyway.request_status_match(ada_sky, "harbor")
+    print(f"  skyway: GOLD reported; status match {grant.grant_id} sent to harbor")
+    applied = harbor.sync_feed()
+    member = harbor.member(ada_hbr)
+    assert member is not None
+    print(
+        f"  harbor applied {applied} event(s): {ada_hbr} is now {member.tier_code} "
+        f"until {member.tier_expires_at:%Y-%m-%d} (harbor never saw her skyway tier)"
+    )
+
+    print("\n== she links orbit too, then asks to be forgotten ==")
+    orbit.enrol(ada_orb)
+    print(f"  linked at: {', '.join(orbit.redeem_link_code(ada_orb, skyway.link_code(ada_sky)))}")
+    notified = orbit.erase(ada_orb)
+    print(f"  orbit asked for erasure; {notified} partners were sent MemberErased")
+    for program, number in ((skyway, ada_sky), (harbor, ada_hbr)):
+        program.sync_feed()
+        gone = program.member(number) is None
+        print(f"  {program.partner_id}: applied MemberErased; {number} deleted locally: {gone}")
+
+
+def run(
+    target: str,
+    home: Path,
+    audience: str,
+    hub_public_key_path: Path,
+    on_response: ResponseHook | None = None,
+) -> None:
+    """The whole demo; `on_response` sees every response (partner id, method, bytes)."""
     hub_public_key = load_public_key(hub_public_key_path)
-    connection = partner_connection(target, home, "skyway", audience, hub_public_key)
+    hub_keys = {key_id_for(hub_public_key): hub_public_key}
+    connections = {
+        partner_id: partner_connection(
+            target, home, partner_id, audience, hub_public_key, on_response
+        )
+        for partner_id in ("skyway", "harbor", "orbit")
+    }
+    connection = connections["skyway"]
     client = PartnerClient(connection)
     try:
-        hub_keys = client.get_hub_keys()
+        hub_keys_response = client.get_hub_keys()
         print(f"\n== skyway connects to the hub at {target} ==")
-        print(f"  hub signing key {hub_keys.keys[0].key_id}; every response is verified with it")
+        print(
+            f"  hub signing key {hub_keys_response.keys[0].key_id}; "
+            "every response is verified with it"
+        )
         show_directory(client)
         rotate_key(connection, client, home / "partners" / "skyway")
         show_directory(client)
+        members_across_brands(_programs(connections, home, hub_keys))
     finally:
-        connection.close()
+        for each in connections.values():
+            each.close()

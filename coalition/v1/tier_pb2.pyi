@@ -147,16 +147,12 @@ class RequestStatusMatchRequest(_message.Message):
     def __init__(self, ppid: _Optional[str] = ..., target_partner_id: _Optional[str] = ...) -> None: ...
 
 class RequestStatusMatchResponse(_message.Message):
-    __slots__ = ("grant_id", "target_partner_id", "granted_tier_code", "expire_time")
+    __slots__ = ("grant_id", "target_partner_id")
     GRANT_ID_FIELD_NUMBER: _ClassVar[int]
     TARGET_PARTNER_ID_FIELD_NUMBER: _ClassVar[int]
-    GRANTED_TIER_CODE_FIELD_NUMBER: _ClassVar[int]
-    EXPIRE_TIME_FIELD_NUMBER: _ClassVar[int]
     grant_id: str
     target_partner_id: str
-    granted_tier_code: str
-    expire_time: _timestamp_pb2.Timestamp
-    def __init__(self, grant_id: _Optional[str] = ..., target_partner_id: _Optional[str] = ..., granted_tier_code: _Optional[str] = ..., expire_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
+    def __init__(self, grant_id: _Optional[str] = ..., target_partner_id: _Optional[str] = ...) -> None: ...
 
 class GetTierMappingRequest(_message.Message):
     __slots__ = ("source_partner_id", "target_partner_id")

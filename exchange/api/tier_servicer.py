@@ -98,8 +98,6 @@ class TierServicer:
         return pb.RequestStatusMatchResponse(
             grant_id=grant.grant_id,
             target_partner_id=grant.target_partner_id,
-            granted_tier_code=grant.tier_code,
-            expire_time=timestamp(grant.expires_at_us),
         )
 
     @rpc("GetTierMapping", READ_ONLY)

@@ -128,7 +128,7 @@ class HubConnection:
             try:
                 response, call = multicallable.with_call(
                     body,
-                    metadata=self._signed_metadata(method, nonce, idempotency_key or "", body),
+                    metadata=self.signed_metadata(method, nonce, idempotency_key or "", body),
                     timeout=self.timeout_s,
                 )
             except grpc.RpcError as error:
@@ -144,9 +144,10 @@ class HubConnection:
             return response_type.FromString(response)
         raise AssertionError("unreachable: the loop returns or raises")
 
-    def _signed_metadata(
+    def signed_metadata(
         self, method: str, nonce: str, idempotency_key: str, body: bytes
     ) -> tuple[tuple[str, str | bytes], ...]:
+        """The cx-* headers for one request; also for streams, which `call` does not make."""
         created_s = int(self.clock_s())
         signed = wire.request_signing_bytes(
             method=method,
