@@ -28,6 +28,12 @@ class KeyState(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     KEY_STATE_UNSPECIFIED: _ClassVar[KeyState]
     KEY_STATE_ACTIVE: _ClassVar[KeyState]
     KEY_STATE_REVOKED: _ClassVar[KeyState]
+
+class AgreementState(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = ()
+    AGREEMENT_STATE_UNSPECIFIED: _ClassVar[AgreementState]
+    AGREEMENT_STATE_PROPOSED: _ClassVar[AgreementState]
+    AGREEMENT_STATE_ACCEPTED: _ClassVar[AgreementState]
 PARTNER_KIND_UNSPECIFIED: PartnerKind
 PARTNER_KIND_AIRLINE: PartnerKind
 PARTNER_KIND_HOTEL: PartnerKind
@@ -39,6 +45,9 @@ KEY_ALGORITHM_ED25519: KeyAlgorithm
 KEY_STATE_UNSPECIFIED: KeyState
 KEY_STATE_ACTIVE: KeyState
 KEY_STATE_REVOKED: KeyState
+AGREEMENT_STATE_UNSPECIFIED: AgreementState
+AGREEMENT_STATE_PROPOSED: AgreementState
+AGREEMENT_STATE_ACCEPTED: AgreementState
 
 class PublicKey(_message.Message):
     __slots__ = ("key_id", "algorithm", "public_key", "state", "create_time", "revoke_time")

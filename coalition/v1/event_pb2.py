@@ -22,40 +22,49 @@ _runtime_version.ValidateProtobufRuntimeVersion(
 _sym_db = _symbol_database.Default()
 
 
+from coalition.v1 import exchange_pb2 as coalition_dot_v1_dot_exchange__pb2
 from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x18\x63oalition/v1/event.proto\x12\x0c\x63oalition.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"\xbf\x01\n\x05\x45vent\x12\x10\n\x08\x65vent_id\x18\x01 \x01(\t\x12\x10\n\x08sequence\x18\x02 \x01(\x03\x12%\n\x04type\x18\x03 \x01(\x0e\x32\x17.coalition.v1.EventType\x12/\n\x0b\x63reate_time\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x0f\n\x07payload\x18\x05 \x01(\x0c\x12\x16\n\x0esigning_key_id\x18\x06 \x01(\t\x12\x11\n\tsignature\x18\x07 \x01(\x0c\"\xa0\x02\n\x0c\x45ventPayload\x12\x10\n\x08\x65vent_id\x18\x01 \x01(\t\x12\x10\n\x08sequence\x18\x02 \x01(\x03\x12\x12\n\npartner_id\x18\x03 \x01(\t\x12/\n\x0b\x63reate_time\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x31\n\x0ctier_granted\x18\n \x01(\x0b\x32\x19.coalition.v1.TierGrantedH\x00\x12\x33\n\rmember_erased\x18\x0b \x01(\x0b\x32\x1a.coalition.v1.MemberErasedH\x00\x12\x37\n\x0fmember_unlinked\x18\x0c \x01(\x0b\x32\x1c.coalition.v1.MemberUnlinkedH\x00\x42\x06\n\x04\x62ody\"q\n\x0bTierGranted\x12\x0c\n\x04ppid\x18\x01 \x01(\t\x12\x10\n\x08grant_id\x18\x02 \x01(\t\x12\x11\n\ttier_code\x18\x03 \x01(\t\x12/\n\x0b\x65xpire_time\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"\x1c\n\x0cMemberErased\x12\x0c\n\x04ppid\x18\x01 \x01(\t\"\x1e\n\x0eMemberUnlinked\x12\x0c\n\x04ppid\x18\x01 \x01(\t\"B\n\x10SubscribeRequest\x12\x1b\n\x0e\x61\x66ter_sequence\x18\x01 \x01(\x03H\x00\x88\x01\x01\x42\x11\n\x0f_after_sequence\"7\n\x11SubscribeResponse\x12\"\n\x05\x65vent\x18\x01 \x01(\x0b\x32\x13.coalition.v1.Event\"V\n\x11ListEventsRequest\x12\x1b\n\x0e\x61\x66ter_sequence\x18\x01 \x01(\x03H\x00\x88\x01\x01\x12\x11\n\tpage_size\x18\x02 \x01(\x05\x42\x11\n\x0f_after_sequence\"h\n\x12ListEventsResponse\x12#\n\x06\x65vents\x18\x01 \x03(\x0b\x32\x13.coalition.v1.Event\x12\x15\n\rlast_sequence\x18\x02 \x01(\x03\x12\x16\n\x0e\x61\x63ked_sequence\x18\x03 \x01(\x03\"*\n\x10\x41\x63kEventsRequest\x12\x16\n\x0eup_to_sequence\x18\x01 \x01(\x03\"+\n\x11\x41\x63kEventsResponse\x12\x16\n\x0e\x61\x63ked_sequence\x18\x01 \x01(\x03*\x82\x01\n\tEventType\x12\x1a\n\x16\x45VENT_TYPE_UNSPECIFIED\x10\x00\x12\x1b\n\x17\x45VENT_TYPE_TIER_GRANTED\x10\x01\x12\x1c\n\x18\x45VENT_TYPE_MEMBER_ERASED\x10\x02\x12\x1e\n\x1a\x45VENT_TYPE_MEMBER_UNLINKED\x10\x03\x32\xfd\x01\n\x0c\x45ventService\x12N\n\tSubscribe\x12\x1e.coalition.v1.SubscribeRequest\x1a\x1f.coalition.v1.SubscribeResponse0\x01\x12O\n\nListEvents\x12\x1f.coalition.v1.ListEventsRequest\x1a .coalition.v1.ListEventsResponse\x12L\n\tAckEvents\x12\x1e.coalition.v1.AckEventsRequest\x1a\x1f.coalition.v1.AckEventsResponseb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x18\x63oalition/v1/event.proto\x12\x0c\x63oalition.v1\x1a\x1b\x63oalition/v1/exchange.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xbf\x01\n\x05\x45vent\x12\x10\n\x08\x65vent_id\x18\x01 \x01(\t\x12\x10\n\x08sequence\x18\x02 \x01(\x03\x12%\n\x04type\x18\x03 \x01(\x0e\x32\x17.coalition.v1.EventType\x12/\n\x0b\x63reate_time\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x0f\n\x07payload\x18\x05 \x01(\x0c\x12\x16\n\x0esigning_key_id\x18\x06 \x01(\t\x12\x11\n\tsignature\x18\x07 \x01(\x0c\"\x8c\x04\n\x0c\x45ventPayload\x12\x10\n\x08\x65vent_id\x18\x01 \x01(\t\x12\x10\n\x08sequence\x18\x02 \x01(\x03\x12\x12\n\npartner_id\x18\x03 \x01(\t\x12/\n\x0b\x63reate_time\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x31\n\x0ctier_granted\x18\n \x01(\x0b\x32\x19.coalition.v1.TierGrantedH\x00\x12\x33\n\rmember_erased\x18\x0b \x01(\x0b\x32\x1a.coalition.v1.MemberErasedH\x00\x12\x37\n\x0fmember_unlinked\x18\x0c \x01(\x0b\x32\x1c.coalition.v1.MemberUnlinkedH\x00\x12\x39\n\x10\x63redit_requested\x18\r \x01(\x0b\x32\x1d.coalition.v1.CreditRequestedH\x00\x12\x37\n\x0f\x64\x65\x62it_requested\x18\x0e \x01(\x0b\x32\x1c.coalition.v1.DebitRequestedH\x00\x12=\n\x12transfer_completed\x18\x0f \x01(\x0b\x32\x1f.coalition.v1.TransferCompletedH\x00\x12\x37\n\x0ftransfer_voided\x18\x10 \x01(\x0b\x32\x1c.coalition.v1.TransferVoidedH\x00\x42\x06\n\x04\x62ody\"\x98\x01\n\x0f\x43reditRequested\x12\x13\n\x0btransfer_id\x18\x01 \x01(\t\x12\x0c\n\x04ppid\x18\x02 \x01(\t\x12\x1a\n\x12\x64\x65stination_points\x18\x03 \x01(\x03\x12\x14\n\x0c\x62onus_points\x18\x04 \x01(\x03\x12\x30\n\x0ctimeout_time\x18\x05 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"\x93\x01\n\x0e\x44\x65\x62itRequested\x12\x13\n\x0btransfer_id\x18\x01 \x01(\t\x12\x1c\n\x14original_transfer_id\x18\x02 \x01(\t\x12\x0c\n\x04ppid\x18\x03 \x01(\t\x12\x0e\n\x06points\x18\x04 \x01(\x03\x12\x30\n\x0ctimeout_time\x18\x05 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"\x98\x01\n\x11TransferCompleted\x12\x13\n\x0btransfer_id\x18\x01 \x01(\t\x12(\n\x04kind\x18\x02 \x01(\x0e\x32\x1a.coalition.v1.TransferKind\x12\x0c\n\x04ppid\x18\x03 \x01(\t\x12\x0e\n\x06points\x18\x04 \x01(\x03\x12&\n\x07receipt\x18\x05 \x01(\x0b\x32\x15.coalition.v1.Receipt\"\x97\x01\n\x0eTransferVoided\x12\x13\n\x0btransfer_id\x18\x01 \x01(\t\x12(\n\x04kind\x18\x02 \x01(\x0e\x32\x1a.coalition.v1.TransferKind\x12\x0c\n\x04ppid\x18\x03 \x01(\t\x12\x0e\n\x06points\x18\x04 \x01(\x03\x12(\n\x06reason\x18\x05 \x01(\x0e\x32\x18.coalition.v1.VoidReason\"q\n\x0bTierGranted\x12\x0c\n\x04ppid\x18\x01 \x01(\t\x12\x10\n\x08grant_id\x18\x02 \x01(\t\x12\x11\n\ttier_code\x18\x03 \x01(\t\x12/\n\x0b\x65xpire_time\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"\x1c\n\x0cMemberErased\x12\x0c\n\x04ppid\x18\x01 \x01(\t\"\x1e\n\x0eMemberUnlinked\x12\x0c\n\x04ppid\x18\x01 \x01(\t\"B\n\x10SubscribeRequest\x12\x1b\n\x0e\x61\x66ter_sequence\x18\x01 \x01(\x03H\x00\x88\x01\x01\x42\x11\n\x0f_after_sequence\"7\n\x11SubscribeResponse\x12\"\n\x05\x65vent\x18\x01 \x01(\x0b\x32\x13.coalition.v1.Event\"V\n\x11ListEventsRequest\x12\x1b\n\x0e\x61\x66ter_sequence\x18\x01 \x01(\x03H\x00\x88\x01\x01\x12\x11\n\tpage_size\x18\x02 \x01(\x05\x42\x11\n\x0f_after_sequence\"h\n\x12ListEventsResponse\x12#\n\x06\x65vents\x18\x01 \x03(\x0b\x32\x13.coalition.v1.Event\x12\x15\n\rlast_sequence\x18\x02 \x01(\x03\x12\x16\n\x0e\x61\x63ked_sequence\x18\x03 \x01(\x03\"*\n\x10\x41\x63kEventsRequest\x12\x16\n\x0eup_to_sequence\x18\x01 \x01(\x03\"+\n\x11\x41\x63kEventsResponse\x12\x16\n\x0e\x61\x63ked_sequence\x18\x01 \x01(\x03*\x86\x02\n\tEventType\x12\x1a\n\x16\x45VENT_TYPE_UNSPECIFIED\x10\x00\x12\x1b\n\x17\x45VENT_TYPE_TIER_GRANTED\x10\x01\x12\x1c\n\x18\x45VENT_TYPE_MEMBER_ERASED\x10\x02\x12\x1e\n\x1a\x45VENT_TYPE_MEMBER_UNLINKED\x10\x03\x12\x1f\n\x1b\x45VENT_TYPE_CREDIT_REQUESTED\x10\x04\x12\x1e\n\x1a\x45VENT_TYPE_DEBIT_REQUESTED\x10\x05\x12!\n\x1d\x45VENT_TYPE_TRANSFER_COMPLETED\x10\x06\x12\x1e\n\x1a\x45VENT_TYPE_TRANSFER_VOIDED\x10\x07\x32\xfd\x01\n\x0c\x45ventService\x12N\n\tSubscribe\x12\x1e.coalition.v1.SubscribeRequest\x1a\x1f.coalition.v1.SubscribeResponse0\x01\x12O\n\nListEvents\x12\x1f.coalition.v1.ListEventsRequest\x1a .coalition.v1.ListEventsResponse\x12L\n\tAckEvents\x12\x1e.coalition.v1.AckEventsRequest\x1a\x1f.coalition.v1.AckEventsResponseb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'coalition.v1.event_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
-  _globals['_EVENTTYPE']._serialized_start=1146
-  _globals['_EVENTTYPE']._serialized_end=1276
-  _globals['_EVENT']._serialized_start=76
-  _globals['_EVENT']._serialized_end=267
-  _globals['_EVENTPAYLOAD']._serialized_start=270
-  _globals['_EVENTPAYLOAD']._serialized_end=558
-  _globals['_TIERGRANTED']._serialized_start=560
-  _globals['_TIERGRANTED']._serialized_end=673
-  _globals['_MEMBERERASED']._serialized_start=675
-  _globals['_MEMBERERASED']._serialized_end=703
-  _globals['_MEMBERUNLINKED']._serialized_start=705
-  _globals['_MEMBERUNLINKED']._serialized_end=735
-  _globals['_SUBSCRIBEREQUEST']._serialized_start=737
-  _globals['_SUBSCRIBEREQUEST']._serialized_end=803
-  _globals['_SUBSCRIBERESPONSE']._serialized_start=805
-  _globals['_SUBSCRIBERESPONSE']._serialized_end=860
-  _globals['_LISTEVENTSREQUEST']._serialized_start=862
-  _globals['_LISTEVENTSREQUEST']._serialized_end=948
-  _globals['_LISTEVENTSRESPONSE']._serialized_start=950
-  _globals['_LISTEVENTSRESPONSE']._serialized_end=1054
-  _globals['_ACKEVENTSREQUEST']._serialized_start=1056
-  _globals['_ACKEVENTSREQUEST']._serialized_end=1098
-  _globals['_ACKEVENTSRESPONSE']._serialized_start=1100
-  _globals['_ACKEVENTSRESPONSE']._serialized_end=1143
-  _globals['_EVENTSERVICE']._serialized_start=1279
-  _globals['_EVENTSERVICE']._serialized_end=1532
+  _globals['_EVENTTYPE']._serialized_start=2025
+  _globals['_EVENTTYPE']._serialized_end=2287
+  _globals['_EVENT']._serialized_start=105
+  _globals['_EVENT']._serialized_end=296
+  _globals['_EVENTPAYLOAD']._serialized_start=299
+  _globals['_EVENTPAYLOAD']._serialized_end=823
+  _globals['_CREDITREQUESTED']._serialized_start=826
+  _globals['_CREDITREQUESTED']._serialized_end=978
+  _globals['_DEBITREQUESTED']._serialized_start=981
+  _globals['_DEBITREQUESTED']._serialized_end=1128
+  _globals['_TRANSFERCOMPLETED']._serialized_start=1131
+  _globals['_TRANSFERCOMPLETED']._serialized_end=1283
+  _globals['_TRANSFERVOIDED']._serialized_start=1286
+  _globals['_TRANSFERVOIDED']._serialized_end=1437
+  _globals['_TIERGRANTED']._serialized_start=1439
+  _globals['_TIERGRANTED']._serialized_end=1552
+  _globals['_MEMBERERASED']._serialized_start=1554
+  _globals['_MEMBERERASED']._serialized_end=1582
+  _globals['_MEMBERUNLINKED']._serialized_start=1584
+  _globals['_MEMBERUNLINKED']._serialized_end=1614
+  _globals['_SUBSCRIBEREQUEST']._serialized_start=1616
+  _globals['_SUBSCRIBEREQUEST']._serialized_end=1682
+  _globals['_SUBSCRIBERESPONSE']._serialized_start=1684
+  _globals['_SUBSCRIBERESPONSE']._serialized_end=1739
+  _globals['_LISTEVENTSREQUEST']._serialized_start=1741
+  _globals['_LISTEVENTSREQUEST']._serialized_end=1827
+  _globals['_LISTEVENTSRESPONSE']._serialized_start=1829
+  _globals['_LISTEVENTSRESPONSE']._serialized_end=1933
+  _globals['_ACKEVENTSREQUEST']._serialized_start=1935
+  _globals['_ACKEVENTSREQUEST']._serialized_end=1977
+  _globals['_ACKEVENTSRESPONSE']._serialized_start=1979
+  _globals['_ACKEVENTSRESPONSE']._serialized_end=2022
+  _globals['_EVENTSERVICE']._serialized_start=2290
+  _globals['_EVENTSERVICE']._serialized_end=2543
 # @@protoc_insertion_point(module_scope)

@@ -1,5 +1,6 @@
 import datetime
 
+from coalition.v1 import exchange_pb2 as _exchange_pb2
 from google.protobuf import timestamp_pb2 as _timestamp_pb2
 from google.protobuf.internal import containers as _containers
 from google.protobuf.internal import enum_type_wrapper as _enum_type_wrapper
@@ -16,10 +17,18 @@ class EventType(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     EVENT_TYPE_TIER_GRANTED: _ClassVar[EventType]
     EVENT_TYPE_MEMBER_ERASED: _ClassVar[EventType]
     EVENT_TYPE_MEMBER_UNLINKED: _ClassVar[EventType]
+    EVENT_TYPE_CREDIT_REQUESTED: _ClassVar[EventType]
+    EVENT_TYPE_DEBIT_REQUESTED: _ClassVar[EventType]
+    EVENT_TYPE_TRANSFER_COMPLETED: _ClassVar[EventType]
+    EVENT_TYPE_TRANSFER_VOIDED: _ClassVar[EventType]
 EVENT_TYPE_UNSPECIFIED: EventType
 EVENT_TYPE_TIER_GRANTED: EventType
 EVENT_TYPE_MEMBER_ERASED: EventType
 EVENT_TYPE_MEMBER_UNLINKED: EventType
+EVENT_TYPE_CREDIT_REQUESTED: EventType
+EVENT_TYPE_DEBIT_REQUESTED: EventType
+EVENT_TYPE_TRANSFER_COMPLETED: EventType
+EVENT_TYPE_TRANSFER_VOIDED: EventType
 
 class Event(_message.Message):
     __slots__ = ("event_id", "sequence", "type", "create_time", "payload", "signing_key_id", "signature")
@@ -40,7 +49,7 @@ class Event(_message.Message):
     def __init__(self, event_id: _Optional[str] = ..., sequence: _Optional[int] = ..., type: _Optional[_Union[EventType, str]] = ..., create_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., payload: _Optional[bytes] = ..., signing_key_id: _Optional[str] = ..., signature: _Optional[bytes] = ...) -> None: ...
 
 class EventPayload(_message.Message):
-    __slots__ = ("event_id", "sequence", "partner_id", "create_time", "tier_granted", "member_erased", "member_unlinked")
+    __slots__ = ("event_id", "sequence", "partner_id", "create_time", "tier_granted", "member_erased", "member_unlinked", "credit_requested", "debit_requested", "transfer_completed", "transfer_voided")
     EVENT_ID_FIELD_NUMBER: _ClassVar[int]
     SEQUENCE_FIELD_NUMBER: _ClassVar[int]
     PARTNER_ID_FIELD_NUMBER: _ClassVar[int]
@@ -48,6 +57,10 @@ class EventPayload(_message.Message):
     TIER_GRANTED_FIELD_NUMBER: _ClassVar[int]
     MEMBER_ERASED_FIELD_NUMBER: _ClassVar[int]
     MEMBER_UNLINKED_FIELD_NUMBER: _ClassVar[int]
+    CREDIT_REQUESTED_FIELD_NUMBER: _ClassVar[int]
+    DEBIT_REQUESTED_FIELD_NUMBER: _ClassVar[int]
+    TRANSFER_COMPLETED_FIELD_NUMBER: _ClassVar[int]
+    TRANSFER_VOIDED_FIELD_NUMBER: _ClassVar[int]
     event_id: str
     sequence: int
     partner_id: str
@@ -55,7 +68,67 @@ class EventPayload(_message.Message):
     tier_granted: TierGranted
     member_erased: MemberErased
     member_unlinked: MemberUnlinked
-    def __init__(self, event_id: _Optional[str] = ..., sequence: _Optional[int] = ..., partner_id: _Optional[str] = ..., create_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., tier_granted: _Optional[_Union[TierGranted, _Mapping]] = ..., member_erased: _Optional[_Union[MemberErased, _Mapping]] = ..., member_unlinked: _Optional[_Union[MemberUnlinked, _Mapping]] = ...) -> None: ...
+    credit_requested: CreditRequested
+    debit_requested: DebitRequested
+    transfer_completed: TransferCompleted
+    transfer_voided: TransferVoided
+    def __init__(self, event_id: _Optional[str] = ..., sequence: _Optional[int] = ..., partner_id: _Optional[str] = ..., create_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., tier_granted: _Optional[_Union[TierGranted, _Mapping]] = ..., member_erased: _Optional[_Union[MemberErased, _Mapping]] = ..., member_unlinked: _Optional[_Union[MemberUnlinked, _Mapping]] = ..., credit_requested: _Optional[_Union[CreditRequested, _Mapping]] = ..., debit_requested: _Optional[_Union[DebitRequested, _Mapping]] = ..., transfer_completed: _Optional[_Union[TransferCompleted, _Mapping]] = ..., transfer_voided: _Optional[_Union[TransferVoided, _Mapping]] = ...) -> None: ...
+
+class CreditRequested(_message.Message):
+    __slots__ = ("transfer_id", "ppid", "destination_points", "bonus_points", "timeout_time")
+    TRANSFER_ID_FIELD_NUMBER: _ClassVar[int]
+    PPID_FIELD_NUMBER: _ClassVar[int]
+    DESTINATION_POINTS_FIELD_NUMBER: _ClassVar[int]
+    BONUS_POINTS_FIELD_NUMBER: _ClassVar[int]
+    TIMEOUT_TIME_FIELD_NUMBER: _ClassVar[int]
+    transfer_id: str
+    ppid: str
+    destination_points: int
+    bonus_points: int
+    timeout_time: _timestamp_pb2.Timestamp
+    def __init__(self, transfer_id: _Optional[str] = ..., ppid: _Optional[str] = ..., destination_points: _Optional[int] = ..., bonus_points: _Optional[int] = ..., timeout_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
+
+class DebitRequested(_message.Message):
+    __slots__ = ("transfer_id", "original_transfer_id", "ppid", "points", "timeout_time")
+    TRANSFER_ID_FIELD_NUMBER: _ClassVar[int]
+    ORIGINAL_TRANSFER_ID_FIELD_NUMBER: _ClassVar[int]
+    PPID_FIELD_NUMBER: _ClassVar[int]
+    POINTS_FIELD_NUMBER: _ClassVar[int]
+    TIMEOUT_TIME_FIELD_NUMBER: _ClassVar[int]
+    transfer_id: str
+    original_transfer_id: str
+    ppid: str
+    points: int
+    timeout_time: _timestamp_pb2.Timestamp
+    def __init__(self, transfer_id: _Optional[str] = ..., original_transfer_id: _Optional[str] = ..., ppid: _Optional[str] = ..., points: _Optional[int] = ..., timeout_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
+
+class TransferCompleted(_message.Message):
+    __slots__ = ("transfer_id", "kind", "ppid", "points", "receipt")
+    TRANSFER_ID_FIELD_NUMBER: _ClassVar[int]
+    KIND_FIELD_NUMBER: _ClassVar[int]
+    PPID_FIELD_NUMBER: _ClassVar[int]
+    POINTS_FIELD_NUMBER: _ClassVar[int]
+    RECEIPT_FIELD_NUMBER: _ClassVar[int]
+    transfer_id: str
+    kind: _exchange_pb2.TransferKind
+    ppid: str
+    points: int
+    receipt: _exchange_pb2.Receipt
+    def __init__(self, transfer_id: _Optional[str] = ..., kind: _Optional[_Union[_exchange_pb2.TransferKind, str]] = ..., ppid: _Optional[str] = ..., points: _Optional[int] = ..., receipt: _Optional[_Union[_exchange_pb2.Receipt, _Mapping]] = ...) -> None: ...
+
+class TransferVoided(_message.Message):
+    __slots__ = ("transfer_id", "kind", "ppid", "points", "reason")
+    TRANSFER_ID_FIELD_NUMBER: _ClassVar[int]
+    KIND_FIELD_NUMBER: _ClassVar[int]
+    PPID_FIELD_NUMBER: _ClassVar[int]
+    POINTS_FIELD_NUMBER: _ClassVar[int]
+    REASON_FIELD_NUMBER: _ClassVar[int]
+    transfer_id: str
+    kind: _exchange_pb2.TransferKind
+    ppid: str
+    points: int
+    reason: _exchange_pb2.VoidReason
+    def __init__(self, transfer_id: _Optional[str] = ..., kind: _Optional[_Union[_exchange_pb2.TransferKind, str]] = ..., ppid: _Optional[str] = ..., points: _Optional[int] = ..., reason: _Optional[_Union[_exchange_pb2.VoidReason, str]] = ...) -> None: ...
 
 class TierGranted(_message.Message):
     __slots__ = ("ppid", "grant_id", "tier_code", "expire_time")

@@ -22,50 +22,49 @@ _runtime_version.ValidateProtobufRuntimeVersion(
 _sym_db = _symbol_database.Default()
 
 
+from coalition.v1 import common_pb2 as coalition_dot_v1_dot_common__pb2
 from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x17\x63oalition/v1/tier.proto\x12\x0c\x63oalition.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"Q\n\x04Tier\x12\x0c\n\x04\x63ode\x18\x01 \x01(\t\x12\x14\n\x0c\x64isplay_name\x18\x02 \x01(\t\x12\x0c\n\x04rank\x18\x03 \x01(\x05\x12\x17\n\x0f\x63\x61nonical_level\x18\x04 \x01(\x05\"Y\n\x18PublishTierLadderRequest\x12!\n\x05tiers\x18\x01 \x03(\x0b\x32\x12.coalition.v1.Tier\x12\x1a\n\x12\x63\x61nonical_matching\x18\x02 \x01(\x08\",\n\x19PublishTierLadderResponse\x12\x0f\n\x07version\x18\x01 \x01(\x05\"E\n\x0fRecognitionRule\x12\x18\n\x10source_tier_code\x18\x01 \x01(\t\x12\x18\n\x10target_tier_code\x18\x02 \x01(\t\"\x89\x03\n\x14RecognitionAgreement\x12\x14\n\x0c\x61greement_id\x18\x01 \x01(\t\x12\x0f\n\x07version\x18\x02 \x01(\x05\x12\x19\n\x11source_partner_id\x18\x03 \x01(\t\x12\x19\n\x11target_partner_id\x18\x04 \x01(\t\x12,\n\x05rules\x18\x05 \x03(\x0b\x32\x1d.coalition.v1.RecognitionRule\x12\x15\n\rvalidity_days\x18\x06 \x01(\x05\x12\x1f\n\x17min_days_between_grants\x18\x07 \x01(\x05\x12+\n\x05state\x18\x08 \x01(\x0e\x32\x1c.coalition.v1.AgreementState\x12\x1e\n\x16proposed_by_partner_id\x18\t \x01(\t\x12\x30\n\x0cpropose_time\x18\n \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12/\n\x0b\x61\x63\x63\x65pt_time\x18\x0b \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"\xb7\x01\n\x19ProposeRecognitionRequest\x12\x19\n\x11source_partner_id\x18\x01 \x01(\t\x12\x19\n\x11target_partner_id\x18\x02 \x01(\t\x12,\n\x05rules\x18\x03 \x03(\x0b\x32\x1d.coalition.v1.RecognitionRule\x12\x15\n\rvalidity_days\x18\x04 \x01(\x05\x12\x1f\n\x17min_days_between_grants\x18\x05 \x01(\x05\"S\n\x1aProposeRecognitionResponse\x12\x35\n\tagreement\x18\x01 \x01(\x0b\x32\".coalition.v1.RecognitionAgreement\"A\n\x18\x41\x63\x63\x65ptRecognitionRequest\x12\x14\n\x0c\x61greement_id\x18\x01 \x01(\t\x12\x0f\n\x07version\x18\x02 \x01(\x05\"R\n\x19\x41\x63\x63\x65ptRecognitionResponse\x12\x35\n\tagreement\x18\x01 \x01(\x0b\x32\".coalition.v1.RecognitionAgreement\"k\n\x17ReportMemberTierRequest\x12\x0c\n\x04ppid\x18\x01 \x01(\t\x12\x11\n\ttier_code\x18\x02 \x01(\t\x12/\n\x0b\x65xpire_time\x18\x03 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"\x1a\n\x18ReportMemberTierResponse\"D\n\x19RequestStatusMatchRequest\x12\x0c\n\x04ppid\x18\x01 \x01(\t\x12\x19\n\x11target_partner_id\x18\x02 \x01(\t\"u\n\x1aRequestStatusMatchResponse\x12\x10\n\x08grant_id\x18\x01 \x01(\t\x12\x19\n\x11target_partner_id\x18\x02 \x01(\tJ\x04\x08\x03\x10\x04J\x04\x08\x04\x10\x05R\x11granted_tier_codeR\x0b\x65xpire_time\"M\n\x15GetTierMappingRequest\x12\x19\n\x11source_partner_id\x18\x01 \x01(\t\x12\x19\n\x11target_partner_id\x18\x02 \x01(\t\"\xa8\x01\n\x16GetTierMappingResponse\x12)\n\x05\x62\x61sis\x18\x01 \x01(\x0e\x32\x1a.coalition.v1.MappingBasis\x12,\n\x05rules\x18\x02 \x03(\x0b\x32\x1d.coalition.v1.RecognitionRule\x12\x35\n\tagreement\x18\x03 \x01(\x0b\x32\".coalition.v1.RecognitionAgreement*\x8d\x01\n\x0e\x41greementState\x12\x1f\n\x1b\x41GREEMENT_STATE_UNSPECIFIED\x10\x00\x12\x1c\n\x18\x41GREEMENT_STATE_PROPOSED\x10\x01\x12\x1c\n\x18\x41GREEMENT_STATE_ACCEPTED\x10\x02\x12\x1e\n\x1a\x41GREEMENT_STATE_SUPERSEDED\x10\x03*g\n\x0cMappingBasis\x12\x1d\n\x19MAPPING_BASIS_UNSPECIFIED\x10\x00\x12\x1b\n\x17MAPPING_BASIS_AGREEMENT\x10\x01\x12\x1b\n\x17MAPPING_BASIS_CANONICAL\x10\x02\x32\xeb\x04\n\x0bTierService\x12\x64\n\x11PublishTierLadder\x12&.coalition.v1.PublishTierLadderRequest\x1a\'.coalition.v1.PublishTierLadderResponse\x12g\n\x12ProposeRecognition\x12\'.coalition.v1.ProposeRecognitionRequest\x1a(.coalition.v1.ProposeRecognitionResponse\x12\x64\n\x11\x41\x63\x63\x65ptRecognition\x12&.coalition.v1.AcceptRecognitionRequest\x1a\'.coalition.v1.AcceptRecognitionResponse\x12\x61\n\x10ReportMemberTier\x12%.coalition.v1.ReportMemberTierRequest\x1a&.coalition.v1.ReportMemberTierResponse\x12g\n\x12RequestStatusMatch\x12\'.coalition.v1.RequestStatusMatchRequest\x1a(.coalition.v1.RequestStatusMatchResponse\x12[\n\x0eGetTierMapping\x12#.coalition.v1.GetTierMappingRequest\x1a$.coalition.v1.GetTierMappingResponseb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x17\x63oalition/v1/tier.proto\x12\x0c\x63oalition.v1\x1a\x19\x63oalition/v1/common.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"Q\n\x04Tier\x12\x0c\n\x04\x63ode\x18\x01 \x01(\t\x12\x14\n\x0c\x64isplay_name\x18\x02 \x01(\t\x12\x0c\n\x04rank\x18\x03 \x01(\x05\x12\x17\n\x0f\x63\x61nonical_level\x18\x04 \x01(\x05\"Y\n\x18PublishTierLadderRequest\x12!\n\x05tiers\x18\x01 \x03(\x0b\x32\x12.coalition.v1.Tier\x12\x1a\n\x12\x63\x61nonical_matching\x18\x02 \x01(\x08\",\n\x19PublishTierLadderResponse\x12\x0f\n\x07version\x18\x01 \x01(\x05\"E\n\x0fRecognitionRule\x12\x18\n\x10source_tier_code\x18\x01 \x01(\t\x12\x18\n\x10target_tier_code\x18\x02 \x01(\t\"\x89\x03\n\x14RecognitionAgreement\x12\x14\n\x0c\x61greement_id\x18\x01 \x01(\t\x12\x0f\n\x07version\x18\x02 \x01(\x05\x12\x19\n\x11source_partner_id\x18\x03 \x01(\t\x12\x19\n\x11target_partner_id\x18\x04 \x01(\t\x12,\n\x05rules\x18\x05 \x03(\x0b\x32\x1d.coalition.v1.RecognitionRule\x12\x15\n\rvalidity_days\x18\x06 \x01(\x05\x12\x1f\n\x17min_days_between_grants\x18\x07 \x01(\x05\x12+\n\x05state\x18\x08 \x01(\x0e\x32\x1c.coalition.v1.AgreementState\x12\x1e\n\x16proposed_by_partner_id\x18\t \x01(\t\x12\x30\n\x0cpropose_time\x18\n \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12/\n\x0b\x61\x63\x63\x65pt_time\x18\x0b \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"\xb7\x01\n\x19ProposeRecognitionRequest\x12\x19\n\x11source_partner_id\x18\x01 \x01(\t\x12\x19\n\x11target_partner_id\x18\x02 \x01(\t\x12,\n\x05rules\x18\x03 \x03(\x0b\x32\x1d.coalition.v1.RecognitionRule\x12\x15\n\rvalidity_days\x18\x04 \x01(\x05\x12\x1f\n\x17min_days_between_grants\x18\x05 \x01(\x05\"S\n\x1aProposeRecognitionResponse\x12\x35\n\tagreement\x18\x01 \x01(\x0b\x32\".coalition.v1.RecognitionAgreement\"A\n\x18\x41\x63\x63\x65ptRecognitionRequest\x12\x14\n\x0c\x61greement_id\x18\x01 \x01(\t\x12\x0f\n\x07version\x18\x02 \x01(\x05\"R\n\x19\x41\x63\x63\x65ptRecognitionResponse\x12\x35\n\tagreement\x18\x01 \x01(\x0b\x32\".coalition.v1.RecognitionAgreement\"k\n\x17ReportMemberTierRequest\x12\x0c\n\x04ppid\x18\x01 \x01(\t\x12\x11\n\ttier_code\x18\x02 \x01(\t\x12/\n\x0b\x65xpire_time\x18\x03 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"\x1a\n\x18ReportMemberTierResponse\"D\n\x19RequestStatusMatchRequest\x12\x0c\n\x04ppid\x18\x01 \x01(\t\x12\x19\n\x11target_partner_id\x18\x02 \x01(\t\"u\n\x1aRequestStatusMatchResponse\x12\x10\n\x08grant_id\x18\x01 \x01(\t\x12\x19\n\x11target_partner_id\x18\x02 \x01(\tJ\x04\x08\x03\x10\x04J\x04\x08\x04\x10\x05R\x11granted_tier_codeR\x0b\x65xpire_time\"M\n\x15GetTierMappingRequest\x12\x19\n\x11source_partner_id\x18\x01 \x01(\t\x12\x19\n\x11target_partner_id\x18\x02 \x01(\t\"\xa8\x01\n\x16GetTierMappingResponse\x12)\n\x05\x62\x61sis\x18\x01 \x01(\x0e\x32\x1a.coalition.v1.MappingBasis\x12,\n\x05rules\x18\x02 \x03(\x0b\x32\x1d.coalition.v1.RecognitionRule\x12\x35\n\tagreement\x18\x03 \x01(\x0b\x32\".coalition.v1.RecognitionAgreement*g\n\x0cMappingBasis\x12\x1d\n\x19MAPPING_BASIS_UNSPECIFIED\x10\x00\x12\x1b\n\x17MAPPING_BASIS_AGREEMENT\x10\x01\x12\x1b\n\x17MAPPING_BASIS_CANONICAL\x10\x02\x32\xeb\x04\n\x0bTierService\x12\x64\n\x11PublishTierLadder\x12&.coalition.v1.PublishTierLadderRequest\x1a\'.coalition.v1.PublishTierLadderResponse\x12g\n\x12ProposeRecognition\x12\'.coalition.v1.ProposeRecognitionRequest\x1a(.coalition.v1.ProposeRecognitionResponse\x12\x64\n\x11\x41\x63\x63\x65ptRecognition\x12&.coalition.v1.AcceptRecognitionRequest\x1a\'.coalition.v1.AcceptRecognitionResponse\x12\x61\n\x10ReportMemberTier\x12%.coalition.v1.ReportMemberTierRequest\x1a&.coalition.v1.ReportMemberTierResponse\x12g\n\x12RequestStatusMatch\x12\'.coalition.v1.RequestStatusMatchRequest\x1a(.coalition.v1.RequestStatusMatchResponse\x12[\n\x0eGetTierMapping\x12#.coalition.v1.GetTierMappingRequest\x1a$.coalition.v1.GetTierMappingResponseb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'coalition.v1.tier_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
-  _globals['_AGREEMENTSTATE']._serialized_start=1760
-  _globals['_AGREEMENTSTATE']._serialized_end=1901
-  _globals['_MAPPINGBASIS']._serialized_start=1903
-  _globals['_MAPPINGBASIS']._serialized_end=2006
-  _globals['_TIER']._serialized_start=74
-  _globals['_TIER']._serialized_end=155
-  _globals['_PUBLISHTIERLADDERREQUEST']._serialized_start=157
-  _globals['_PUBLISHTIERLADDERREQUEST']._serialized_end=246
-  _globals['_PUBLISHTIERLADDERRESPONSE']._serialized_start=248
-  _globals['_PUBLISHTIERLADDERRESPONSE']._serialized_end=292
-  _globals['_RECOGNITIONRULE']._serialized_start=294
-  _globals['_RECOGNITIONRULE']._serialized_end=363
-  _globals['_RECOGNITIONAGREEMENT']._serialized_start=366
-  _globals['_RECOGNITIONAGREEMENT']._serialized_end=759
-  _globals['_PROPOSERECOGNITIONREQUEST']._serialized_start=762
-  _globals['_PROPOSERECOGNITIONREQUEST']._serialized_end=945
-  _globals['_PROPOSERECOGNITIONRESPONSE']._serialized_start=947
-  _globals['_PROPOSERECOGNITIONRESPONSE']._serialized_end=1030
-  _globals['_ACCEPTRECOGNITIONREQUEST']._serialized_start=1032
-  _globals['_ACCEPTRECOGNITIONREQUEST']._serialized_end=1097
-  _globals['_ACCEPTRECOGNITIONRESPONSE']._serialized_start=1099
-  _globals['_ACCEPTRECOGNITIONRESPONSE']._serialized_end=1181
-  _globals['_REPORTMEMBERTIERREQUEST']._serialized_start=1183
-  _globals['_REPORTMEMBERTIERREQUEST']._serialized_end=1290
-  _globals['_REPORTMEMBERTIERRESPONSE']._serialized_start=1292
-  _globals['_REPORTMEMBERTIERRESPONSE']._serialized_end=1318
-  _globals['_REQUESTSTATUSMATCHREQUEST']._serialized_start=1320
-  _globals['_REQUESTSTATUSMATCHREQUEST']._serialized_end=1388
-  _globals['_REQUESTSTATUSMATCHRESPONSE']._serialized_start=1390
-  _globals['_REQUESTSTATUSMATCHRESPONSE']._serialized_end=1507
-  _globals['_GETTIERMAPPINGREQUEST']._serialized_start=1509
-  _globals['_GETTIERMAPPINGREQUEST']._serialized_end=1586
-  _globals['_GETTIERMAPPINGRESPONSE']._serialized_start=1589
-  _globals['_GETTIERMAPPINGRESPONSE']._serialized_end=1757
-  _globals['_TIERSERVICE']._serialized_start=2009
-  _globals['_TIERSERVICE']._serialized_end=2628
+  _globals['_MAPPINGBASIS']._serialized_start=1786
+  _globals['_MAPPINGBASIS']._serialized_end=1889
+  _globals['_TIER']._serialized_start=101
+  _globals['_TIER']._serialized_end=182
+  _globals['_PUBLISHTIERLADDERREQUEST']._serialized_start=184
+  _globals['_PUBLISHTIERLADDERREQUEST']._serialized_end=273
+  _globals['_PUBLISHTIERLADDERRESPONSE']._serialized_start=275
+  _globals['_PUBLISHTIERLADDERRESPONSE']._serialized_end=319
+  _globals['_RECOGNITIONRULE']._serialized_start=321
+  _globals['_RECOGNITIONRULE']._serialized_end=390
+  _globals['_RECOGNITIONAGREEMENT']._serialized_start=393
+  _globals['_RECOGNITIONAGREEMENT']._serialized_end=786
+  _globals['_PROPOSERECOGNITIONREQUEST']._serialized_start=789
+  _globals['_PROPOSERECOGNITIONREQUEST']._serialized_end=972
+  _globals['_PROPOSERECOGNITIONRESPONSE']._serialized_start=974
+  _globals['_PROPOSERECOGNITIONRESPONSE']._serialized_end=1057
+  _globals['_ACCEPTRECOGNITIONREQUEST']._serialized_start=1059
+  _globals['_ACCEPTRECOGNITIONREQUEST']._serialized_end=1124
+  _globals['_ACCEPTRECOGNITIONRESPONSE']._serialized_start=1126
+  _globals['_ACCEPTRECOGNITIONRESPONSE']._serialized_end=1208
+  _globals['_REPORTMEMBERTIERREQUEST']._serialized_start=1210
+  _globals['_REPORTMEMBERTIERREQUEST']._serialized_end=1317
+  _globals['_REPORTMEMBERTIERRESPONSE']._serialized_start=1319
+  _globals['_REPORTMEMBERTIERRESPONSE']._serialized_end=1345
+  _globals['_REQUESTSTATUSMATCHREQUEST']._serialized_start=1347
+  _globals['_REQUESTSTATUSMATCHREQUEST']._serialized_end=1415
+  _globals['_REQUESTSTATUSMATCHRESPONSE']._serialized_start=1417
+  _globals['_REQUESTSTATUSMATCHRESPONSE']._serialized_end=1534
+  _globals['_GETTIERMAPPINGREQUEST']._serialized_start=1536
+  _globals['_GETTIERMAPPINGREQUEST']._serialized_end=1613
+  _globals['_GETTIERMAPPINGRESPONSE']._serialized_start=1616
+  _globals['_GETTIERMAPPINGRESPONSE']._serialized_end=1784
+  _globals['_TIERSERVICE']._serialized_start=1892
+  _globals['_TIERSERVICE']._serialized_end=2511
 # @@protoc_insertion_point(module_scope)

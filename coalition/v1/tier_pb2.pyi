@@ -1,5 +1,6 @@
 import datetime
 
+from coalition.v1 import common_pb2 as _common_pb2
 from google.protobuf import timestamp_pb2 as _timestamp_pb2
 from google.protobuf.internal import containers as _containers
 from google.protobuf.internal import enum_type_wrapper as _enum_type_wrapper
@@ -10,22 +11,11 @@ from typing import ClassVar as _ClassVar, Optional as _Optional, Union as _Union
 
 DESCRIPTOR: _descriptor.FileDescriptor
 
-class AgreementState(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
-    __slots__ = ()
-    AGREEMENT_STATE_UNSPECIFIED: _ClassVar[AgreementState]
-    AGREEMENT_STATE_PROPOSED: _ClassVar[AgreementState]
-    AGREEMENT_STATE_ACCEPTED: _ClassVar[AgreementState]
-    AGREEMENT_STATE_SUPERSEDED: _ClassVar[AgreementState]
-
 class MappingBasis(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     __slots__ = ()
     MAPPING_BASIS_UNSPECIFIED: _ClassVar[MappingBasis]
     MAPPING_BASIS_AGREEMENT: _ClassVar[MappingBasis]
     MAPPING_BASIS_CANONICAL: _ClassVar[MappingBasis]
-AGREEMENT_STATE_UNSPECIFIED: AgreementState
-AGREEMENT_STATE_PROPOSED: AgreementState
-AGREEMENT_STATE_ACCEPTED: AgreementState
-AGREEMENT_STATE_SUPERSEDED: AgreementState
 MAPPING_BASIS_UNSPECIFIED: MappingBasis
 MAPPING_BASIS_AGREEMENT: MappingBasis
 MAPPING_BASIS_CANONICAL: MappingBasis
@@ -84,11 +74,11 @@ class RecognitionAgreement(_message.Message):
     rules: _containers.RepeatedCompositeFieldContainer[RecognitionRule]
     validity_days: int
     min_days_between_grants: int
-    state: AgreementState
+    state: _common_pb2.AgreementState
     proposed_by_partner_id: str
     propose_time: _timestamp_pb2.Timestamp
     accept_time: _timestamp_pb2.Timestamp
-    def __init__(self, agreement_id: _Optional[str] = ..., version: _Optional[int] = ..., source_partner_id: _Optional[str] = ..., target_partner_id: _Optional[str] = ..., rules: _Optional[_Iterable[_Union[RecognitionRule, _Mapping]]] = ..., validity_days: _Optional[int] = ..., min_days_between_grants: _Optional[int] = ..., state: _Optional[_Union[AgreementState, str]] = ..., proposed_by_partner_id: _Optional[str] = ..., propose_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., accept_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
+    def __init__(self, agreement_id: _Optional[str] = ..., version: _Optional[int] = ..., source_partner_id: _Optional[str] = ..., target_partner_id: _Optional[str] = ..., rules: _Optional[_Iterable[_Union[RecognitionRule, _Mapping]]] = ..., validity_days: _Optional[int] = ..., min_days_between_grants: _Optional[int] = ..., state: _Optional[_Union[_common_pb2.AgreementState, str]] = ..., proposed_by_partner_id: _Optional[str] = ..., propose_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., accept_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
 
 class ProposeRecognitionRequest(_message.Message):
     __slots__ = ("source_partner_id", "target_partner_id", "rules", "validity_days", "min_days_between_grants")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from coalition.v1 import common_pb2
 from coalition.v1 import tier_pb2 as pb
 from exchange.api.convert import timestamp, timestamp_us
 from exchange.api.pipeline import READ_ONLY, STATE_CHANGING, CallContext
@@ -11,8 +12,8 @@ from exchange.domain.tiers import AgreementState, RecognitionAgreement, Tier
 from exchange.services import tiers
 
 AGREEMENT_STATES = {
-    AgreementState.PROPOSED: pb.AGREEMENT_STATE_PROPOSED,
-    AgreementState.ACCEPTED: pb.AGREEMENT_STATE_ACCEPTED,
+    AgreementState.PROPOSED: common_pb2.AGREEMENT_STATE_PROPOSED,
+    AgreementState.ACCEPTED: common_pb2.AGREEMENT_STATE_ACCEPTED,
 }
 
 
