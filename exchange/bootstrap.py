@@ -13,7 +13,7 @@ from grpc_health.v1 import health
 from sqlalchemy import Engine
 
 from coalition.keys import SigningKey, load_signing_key
-from coalition.v1 import event_pb2, identity_pb2, partner_pb2, tier_pb2
+from coalition.v1 import event_pb2, exchange_pb2, identity_pb2, partner_pb2, tier_pb2
 from exchange.adapters.clock import SystemClock
 from exchange.adapters.feed_notifier import FeedNotifier
 from exchange.adapters.sql.engine import create_database_engine, run_with_retries
@@ -21,6 +21,7 @@ from exchange.adapters.sql.unit_of_work import SqlUnitOfWorkFactory
 from exchange.api import catalog
 from exchange.api.event_codec import SignedEventEncoder
 from exchange.api.event_servicer import EventServicer
+from exchange.api.exchange_servicer import ExchangeServicer
 from exchange.api.identity_servicer import IdentityServicer
 from exchange.api.partner_servicer import PartnerServicer
 from exchange.api.pipeline import PipelineSettings, RequestPipeline
@@ -29,6 +30,11 @@ from exchange.api.tier_servicer import TierServicer
 from exchange.config import Settings
 from exchange.domain import limits
 from exchange.domain.ports import Clock, UnitOfWorkFactory
+from exchange.services.transfers import (
+    TransferSettings,
+    timed_out_transfers,
+    void_if_timed_out,
+)
 
 log = logging.getLogger(__name__)
 
@@ -51,9 +57,10 @@ class Hub:
 
     def start(self) -> None:
         self.server.start()
-        purger = threading.Thread(target=self._purge_loop, name="purge", daemon=True)
-        purger.start()
-        self._threads.append(purger)
+        for name, loop in (("purge", self._purge_loop), ("timeouts", self._timeout_loop)):
+            thread = threading.Thread(target=loop, name=name, daemon=True)
+            thread.start()
+            self._threads.append(thread)
         log.info("hub listening on port %s", self.port)
 
     def stop(self, grace_s: float | None = None) -> None:
@@ -84,6 +91,34 @@ class Hub:
 
         return run_with_retries(purge)
 
+    def void_timed_out_transfers(self) -> int:
+        """Voids every pending transfer past its timeout, in batches; returns how many."""
+        voided_total = 0
+        while True:
+            with self.uow_factory() as uow:
+                batch = timed_out_transfers(uow, self.clock, limits.TIMEOUT_SWEEP_BATCH_MAX)
+            voided_total += sum(self._void_one(transfer_id) for transfer_id in batch)
+            if len(batch) < limits.TIMEOUT_SWEEP_BATCH_MAX or self._stopping.is_set():
+                return voided_total
+
+    def _void_one(self, transfer_id: str) -> bool:
+        def void() -> bool:
+            with self.uow_factory() as uow:
+                voided = void_if_timed_out(uow, self.clock, transfer_id)
+                uow.commit()
+                return voided
+
+        return run_with_retries(void)
+
+    def _timeout_loop(self) -> None:
+        while not self._stopping.wait(limits.TIMEOUT_SWEEP_INTERVAL_S):
+            try:
+                voided = self.void_timed_out_transfers()
+                if voided:
+                    log.info("voided %s transfers past their timeout", voided)
+            except Exception:
+                log.exception("voiding timed-out transfers failed; will try again")
+
     def _purge_loop(self) -> None:
         while not self._stopping.wait(limits.PURGE_INTERVAL_S):
             try:
@@ -110,7 +145,8 @@ def bootstrap(
         engine,
         encoder=SignedEventEncoder(hub_key),
         clock=clock,
-        vault_key=derive_vault_key(hub_key),
+        vault_key=derive_key(hub_key, VAULT_KEY_INFO),
+        response_key=derive_key(hub_key, RESPONSE_KEY_INFO),
         feed_listener=notifier.notify,
     )
     pipeline = RequestPipeline(
@@ -130,6 +166,14 @@ def bootstrap(
             EventServicer(uow_factory, notifier),
         ),
         (tier_pb2.DESCRIPTOR.services_by_name["TierService"], TierServicer(clock)),
+        (
+            exchange_pb2.DESCRIPTOR.services_by_name["ExchangeService"],
+            ExchangeServicer(
+                clock,
+                hub_key,
+                TransferSettings(settings.fee_basis_points, settings.transfer_timeout_s),
+            ),
+        ),
     ]
     server, health_servicer, port = build_server(settings, pipeline, services)
     return Hub(
@@ -138,14 +182,16 @@ def bootstrap(
 
 
 VAULT_KEY_INFO = b"coalition-exchange member vault v1"
+RESPONSE_KEY_INFO = b"coalition-exchange stored responses v1"
 
 
-def derive_vault_key(hub_key: SigningKey) -> bytes:
-    """The key that wraps members' data keys, derived from the hub's private key with HKDF.
+def derive_key(hub_key: SigningKey, info: bytes) -> bytes:
+    """A 256-bit key for one purpose (`info`), derived from the hub's private key with HKDF.
 
-    Deriving it keeps one secret to guard; the HKDF label separates its use from signing.
+    The member vault key wraps members' data keys; the response key seals stored idempotent
+    responses. Deriving them keeps one secret to guard; HKDF labels keep the uses apart.
     """
     seed = hub_key.private_key.private_bytes(
         serialization.Encoding.Raw, serialization.PrivateFormat.Raw, serialization.NoEncryption()
     )
-    return HKDF(algorithm=hashes.SHA256(), length=32, salt=None, info=VAULT_KEY_INFO).derive(seed)
+    return HKDF(algorithm=hashes.SHA256(), length=32, salt=None, info=info).derive(seed)

@@ -80,6 +80,11 @@ def build_parser() -> argparse.ArgumentParser:
     _database_option(add)
     _database_option(partner_commands.add_parser("list", help="print the directory"))
 
+    check = commands.add_parser(
+        "check", help="recompute the ledger from its entries; exit 1 on any difference"
+    )
+    _database_option(check)
+
     demo = commands.add_parser("demo", help="set up a demo coalition, serve it, run the demo")
     _serve_options(demo)
     demo.add_argument("--home", type=Path, default=Path(".coalition"), help="demo key directory")
@@ -198,6 +203,23 @@ def cmd_partner_list(args: argparse.Namespace) -> None:
         )
 
 
+def cmd_check(args: argparse.Namespace) -> None:
+    from exchange.adapters.sql.ledger_check import check_ledger
+
+    settings = _settings(args)
+    ensure_schema(settings, migrate_sqlite=False)
+    engine = create_database_engine(settings.database_url)
+    try:
+        problems = check_ledger(engine)
+    finally:
+        engine.dispose()
+    for problem in problems:
+        print(problem)
+    if problems:
+        raise CommandError(f"the ledger has {len(problems)} difference(s)")
+    print("ledger consistent: every journal balances and every cached counter matches")
+
+
 def cmd_serve(args: argparse.Namespace) -> None:
     from exchange.bootstrap import bootstrap
 
@@ -241,6 +263,7 @@ HANDLERS: dict[tuple[str, ...], Callable[[argparse.Namespace], None]] = {
     ("partner", "add"): cmd_partner_add,
     ("partner", "list"): cmd_partner_list,
     ("demo",): cmd_demo,
+    ("check",): cmd_check,
 }
 
 

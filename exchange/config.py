@@ -15,6 +15,8 @@ LISTEN_ADDRESS_DEFAULT = "127.0.0.1:50051"
 AUDIENCE_DEFAULT = "coalition-exchange"
 HUB_KEY_PATH_DEFAULT = Path(".coalition/hub/signing.key")
 WORKER_THREADS_DEFAULT = 32
+FEE_BASIS_POINTS_DEFAULT = 25
+TRANSFER_TIMEOUT_S_DEFAULT = 15 * 60
 SHUTDOWN_GRACE_S_DEFAULT = 10
 
 ENVIRONMENT_NAMES = {
@@ -26,6 +28,8 @@ ENVIRONMENT_NAMES = {
     "tls_key_path": "COALITION_TLS_KEY",
     "client_ca_path": "COALITION_CLIENT_CA",
     "worker_threads": "COALITION_WORKER_THREADS",
+    "fee_basis_points": "COALITION_FEE_BASIS_POINTS",
+    "transfer_timeout_s": "COALITION_TRANSFER_TIMEOUT_S",
 }
 
 
@@ -40,6 +44,9 @@ class Settings:
     client_ca_path: Path | None = None
     worker_threads: int = WORKER_THREADS_DEFAULT
     shutdown_grace_s: int = SHUTDOWN_GRACE_S_DEFAULT
+    # The hub's fee, in basis points of each transfer's settlement amount, paid by the source.
+    fee_basis_points: int = FEE_BASIS_POINTS_DEFAULT
+    transfer_timeout_s: int = TRANSFER_TIMEOUT_S_DEFAULT
 
     def __repr__(self) -> str:
         # The database URL may carry a password; show it masked.
@@ -71,6 +78,10 @@ class Settings:
             raise ValueError("audience must be non-empty printable ASCII without spaces")
         if self.worker_threads < 1:
             raise ValueError("worker_threads must be at least 1")
+        if not 0 <= self.fee_basis_points <= 10_000:
+            raise ValueError("fee_basis_points must be 0-10000")
+        if self.transfer_timeout_s < 1:
+            raise ValueError("transfer_timeout_s must be at least 1 second")
         tls = (self.tls_cert_path, self.tls_key_path)
         if (tls[0] is None) != (tls[1] is None):
             raise ValueError("tls_cert_path and tls_key_path go together")
@@ -83,7 +94,7 @@ def _typed(values: dict[str, Any]) -> dict[str, Any]:
     for name in ("hub_key_path", "tls_cert_path", "tls_key_path", "client_ca_path"):
         if name in typed:
             typed[name] = Path(typed[name])
-    for name in ("worker_threads", "shutdown_grace_s"):
+    for name in ("worker_threads", "shutdown_grace_s", "fee_basis_points", "transfer_timeout_s"):
         if name in typed:
             try:
                 typed[name] = int(typed[name])

@@ -6,6 +6,7 @@ import os
 import secrets
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
+from decimal import Decimal
 from pathlib import Path
 
 from coalition.keys import (
@@ -19,8 +20,8 @@ from coalition.keys import (
 from coalition.v1 import common_pb2
 from coalition.wire import key_id_for
 from partners.programs import brands
-from partners.programs.program import LoyaltyProgram
-from partners.sdk import HubConnection, HubError, PartnerClient
+from partners.programs.program import LoyaltyProgram, accept_every_credit, refuse_every_credit
+from partners.sdk import HubConnection, HubError, PartnerClient, rate_terms
 from partners.sdk.connection import connect
 
 ResponseHook = Callable[[str, str, bytes], None]
@@ -152,6 +153,123 @@ def members_across_brands(programs: dict[str, LoyaltyProgram]) -> None:
         print(f"  {program.partner_id}: applied MemberErased; {number} deleted locally: {gone}")
 
 
+POINT_NAMES = {"skyway": "miles", "harbor": "hotel points", "orbit": "card points"}
+# (source, destination, source units : destination units, price per destination point in USD)
+DEMO_RATES = (
+    ("skyway", "harbor", (1_000, 750), Decimal("0.0040")),
+    ("orbit", "skyway", (1_000, 800), Decimal("0.0100")),
+)
+
+
+def publish_rates(programs: dict[str, LoyaltyProgram]) -> None:
+    """Each rate is proposed by its source and accepted, as that version, by its destination."""
+    print("\n== the brands agree exchange rates (proposed by one side, accepted by the other) ==")
+    now = datetime.now(UTC)
+    for source_id, destination_id, ratio, price in DEMO_RATES:
+        source, destination = programs[source_id], programs[destination_id]
+        terms = rate_terms(
+            ratio=ratio,
+            minimum_source_points=2_000,
+            increment_source_points=1_000,
+            maximum_source_points=100_000,
+            member_daily_cap_source_points=50_000,
+            settlement_currency_code="USD",
+            price_per_destination_point=price,
+            effective_from=now,
+        )
+        proposed = source.exchange.propose_rate_agreement(source_id, destination_id, terms)
+        accepted = destination.exchange.accept_rate_agreement(
+            proposed.agreement_id, proposed.version
+        )
+        print(
+            f"  {source_id} -> {destination_id} v{accepted.version}: {ratio[0]:,} : {ratio[1]:,}, "
+            f"{price} USD per point; proposed by {source_id}, accepted by {destination_id}"
+        )
+
+
+def _balances(programs: dict[str, LoyaltyProgram], numbers: dict[str, str]) -> str:
+    return ", ".join(
+        f"{partner_id} {program.balance(numbers[partner_id]):,}"
+        for partner_id, program in programs.items()
+    )
+
+
+def _state(program: LoyaltyProgram, transfer_id: str | None) -> str:
+    """The transfer's state as the program recorded it from its own feed."""
+    row = program.outgoing(transfer_id or "")
+    return row.state.value if row is not None else "unknown"
+
+
+def _move(
+    programs: dict[str, LoyaltyProgram],
+    numbers: dict[str, str],
+    route: tuple[str, str],
+    points: int,
+) -> None:
+    """One completed transfer: the source debits and asks, the destination credits and confirms."""
+    source, destination = programs[route[0]], programs[route[1]]
+    sent = source.transfer_out(numbers[route[0]], route[1], points)
+    destination.sync_feed()  # credits the member, then confirms
+    source.sync_feed()  # learns that it completed
+    print(
+        f"  {sent.transfer_id}: {points:,} {POINT_NAMES[route[0]]} -> "
+        f"{sent.destination_points:,} {POINT_NAMES[route[1]]}, {_state(source, sent.transfer_id)}"
+    )
+    print(f"  balances: {_balances(programs, numbers)}")
+
+
+def _rejected(programs: dict[str, LoyaltyProgram], numbers: dict[str, str]) -> None:
+    skyway, harbor = programs["skyway"], programs["harbor"]
+    harbor.credit_policy = refuse_every_credit("account under review")
+    sent = skyway.transfer_out(numbers["skyway"], "harbor", 4_000)
+    print(
+        f"  {sent.transfer_id}: 4,000 miles debited, skyway {skyway.balance(numbers['skyway']):,}"
+    )
+    harbor.sync_feed()  # rejects it: "account under review"
+    skyway.sync_feed()  # TransferVoided: refunds the miles
+    harbor.credit_policy = accept_every_credit
+    print(
+        f"  harbor rejected it, the hub {_state(skyway, sent.transfer_id)} it, skyway refunded; "
+        f"balances: {_balances(programs, numbers)}"
+    )
+
+
+def _left_to_time_out(programs: dict[str, LoyaltyProgram], numbers: dict[str, str]) -> None:
+    skyway = programs["skyway"]
+    sent = skyway.transfer_out(numbers["skyway"], "harbor", 2_000)
+    pending = skyway.exchange.get_transfer(sent.transfer_id or "")
+    timeout = pending.timeout_time.ToDatetime(tzinfo=UTC)
+    print(f"  {sent.transfer_id}: 2,000 miles debited; harbor does not read its feed")
+    print(
+        f"  the hub voids it at {timeout:%H:%M:%S} UTC unless harbor confirms; skyway then "
+        "refunds the miles when TransferVoided reaches it"
+    )
+
+
+def points_moving(programs: dict[str, LoyaltyProgram]) -> None:
+    """Rates, then a member's points moving: completed, rejected and refunded, left to time out."""
+    publish_rates(programs)
+    run_id = secrets.token_hex(2).upper()
+    prefixes = {"skyway": "SKY", "harbor": "HBR", "orbit": "ORB"}
+    numbers = {partner_id: f"{prefix}-{run_id}-1" for partner_id, prefix in prefixes.items()}
+    skyway = programs["skyway"]
+    print("\n== a new member joins all three brands and links them ==")
+    for partner_id, points in (("skyway", 30_000), ("harbor", 0), ("orbit", 20_000)):
+        programs[partner_id].enrol(numbers[partner_id], points=points)
+    for partner_id in ("harbor", "orbit"):
+        code = skyway.link_code(numbers["skyway"])
+        programs[partner_id].redeem_link_code(numbers[partner_id], code)
+    print(f"  linked; balances: {_balances(programs, numbers)}")
+    print("\n== she moves 8,000 miles into hotel points ==")
+    _move(programs, numbers, ("skyway", "harbor"), 8_000)
+    print("\n== she moves 10,000 card points into miles ==")
+    _move(programs, numbers, ("orbit", "skyway"), 10_000)
+    print("\n== harbor rejects a credit, and skyway refunds the miles ==")
+    _rejected(programs, numbers)
+    print("\n== harbor goes quiet: a transfer nobody confirms ==")
+    _left_to_time_out(programs, numbers)
+
+
 def run(
     target: str,
     home: Path,
@@ -180,7 +298,9 @@ def run(
         show_directory(client)
         rotate_key(connection, client, home / "partners" / "skyway")
         show_directory(client)
-        members_across_brands(_programs(connections, home, hub_keys))
+        programs = _programs(connections, home, hub_keys)
+        members_across_brands(programs)
+        points_moving(programs)
     finally:
         for each in connections.values():
             each.close()

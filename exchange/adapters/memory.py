@@ -6,8 +6,13 @@ import threading
 import uuid
 from collections.abc import Callable, Iterable
 from dataclasses import replace
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TypeVar
 
+from exchange.adapters.memory_exchange import (
+    InMemoryLedger,
+    InMemoryRateAgreementRepository,
+    InMemoryTransferRepository,
+)
 from exchange.adapters.memory_members import (
     InMemoryMemberRepository,
     InMemoryMemberVault,
@@ -27,6 +32,7 @@ LOCK_WAIT_S_MAX = 10.0
 # 2023-11-14T22:13:20Z: a fixed, recognisable instant for tests.
 FIXED_CLOCK_START_US = 1_700_000_000_000_000
 MICROSECONDS_PER_SECOND = 1_000_000
+_Repository = TypeVar("_Repository")
 
 
 def _key_order(key: PartnerKey) -> tuple[int, str]:
@@ -206,37 +212,50 @@ class InMemoryUnitOfWork:
         self._vault = InMemoryMemberVault(self._working)
         self._events = InMemoryEventFeed(self._working, database.encoder, database.clock)
         self._tiers = InMemoryTierRepository(self._working)
+        self._rates = InMemoryRateAgreementRepository(self._working)
+        self._transfers = InMemoryTransferRepository(self._working)
+        self._ledger = InMemoryLedger(self._working)
         self._open = False
+
+    def _opened(self, repository: _Repository) -> _Repository:
+        assert self._open, "use the unit of work inside its with block"
+        return repository
 
     @property
     def partners(self) -> InMemoryPartnerRepository:
-        assert self._open, "use the unit of work inside its with block"
-        return self._partners
+        return self._opened(self._partners)
 
     @property
     def requests(self) -> InMemoryRequestLedger:
-        assert self._open, "use the unit of work inside its with block"
-        return self._requests
+        return self._opened(self._requests)
 
     @property
     def events(self) -> InMemoryEventFeed:
-        assert self._open, "use the unit of work inside its with block"
-        return self._events
+        return self._opened(self._events)
 
     @property
     def members(self) -> InMemoryMemberRepository:
-        assert self._open, "use the unit of work inside its with block"
-        return self._members
+        return self._opened(self._members)
 
     @property
     def vault(self) -> InMemoryMemberVault:
-        assert self._open, "use the unit of work inside its with block"
-        return self._vault
+        return self._opened(self._vault)
 
     @property
     def tiers(self) -> InMemoryTierRepository:
-        assert self._open, "use the unit of work inside its with block"
-        return self._tiers
+        return self._opened(self._tiers)
+
+    @property
+    def rates(self) -> InMemoryRateAgreementRepository:
+        return self._opened(self._rates)
+
+    @property
+    def transfers(self) -> InMemoryTransferRepository:
+        return self._opened(self._transfers)
+
+    @property
+    def ledger(self) -> InMemoryLedger:
+        return self._opened(self._ledger)
 
     def __enter__(self) -> InMemoryUnitOfWork:
         # Held until exit, like BEGIN IMMEDIATE: one unit of work at a time, so no lost updates.

@@ -43,6 +43,8 @@ class InMemoryMemberRepository:
             or any(m.cmid == cmid for m in store.ppids.values())
             or any(owner == cmid for owner, _ in store.member_tiers)
             or any(g.cmid == cmid for g in store.grants.values())
+            or any(q.cmid == cmid for q in store.quotes.values())
+            or any(t.cmid == cmid for t in store.transfers.values())
         ):
             raise ValueError(f"member {cmid!r} is still referenced")
         store.members.pop(cmid, None)
@@ -71,6 +73,9 @@ class InMemoryMemberRepository:
             return
         self._check_cmid_free(cmid, row.partner_id)
         self._store.ppids[member.ppid] = replace(row, cmid=cmid)
+
+    def lock_member(self, cmid: str) -> None:
+        """Nothing to do: the unit of work already holds the whole store."""
 
     def delete_ppid(self, member: MemberId) -> None:
         codes = self._store.link_codes

@@ -6,10 +6,13 @@ import copy
 from dataclasses import dataclass, field, fields
 
 from exchange.domain.events import FeedPosition, StoredEvent
+from exchange.domain.ledger import AccountRef, Counters, Entry, JournalKind
 from exchange.domain.members import LinkCode, MemberId
 from exchange.domain.partners import Partner, PartnerKey
 from exchange.domain.ports import StoredResponse
+from exchange.domain.rates import RateAgreement
 from exchange.domain.tiers import RecognitionAgreement, TierLadder
+from exchange.domain.transfers import Quote, Transfer
 
 
 @dataclass(frozen=True)
@@ -27,6 +30,35 @@ class GrantRow:
     agreement: tuple[str, int] | None
     granted_at_us: int
     expires_at_us: int
+
+
+@dataclass(frozen=True)
+class JournalRow:
+    kind: JournalKind
+    transfer_id: str
+    created_at_us: int
+
+
+@dataclass(frozen=True)
+class EntryRow:
+    journal_id: str
+    entry: Entry
+
+
+@dataclass(frozen=True)
+class AccountRow:
+    """A ledger account and its cached counters; frozen, so an update replaces the row."""
+
+    account: AccountRef
+    debits_pending: int = 0
+    credits_pending: int = 0
+    debits_posted: int = 0
+    credits_posted: int = 0
+
+    def counters(self) -> Counters:
+        return Counters(
+            self.debits_pending, self.credits_pending, self.debits_posted, self.credits_posted
+        )
 
 
 @dataclass
@@ -50,6 +82,13 @@ class InMemoryStore:
     agreements: dict[tuple[str, int], RecognitionAgreement] = field(default_factory=dict)
     member_tiers: dict[tuple[str, str], bytes] = field(default_factory=dict)
     grants: dict[str, GrantRow] = field(default_factory=dict)
+    rate_agreements: dict[tuple[str, int], RateAgreement] = field(default_factory=dict)
+    quotes: dict[str, Quote] = field(default_factory=dict)
+    transfers: dict[str, Transfer] = field(default_factory=dict)
+    journals: dict[str, JournalRow] = field(default_factory=dict)
+    # In insertion order, like the entries' autoincrement key.
+    ledger_entries: list[EntryRow] = field(default_factory=list)
+    ledger_accounts: dict[str, AccountRow] = field(default_factory=dict)
 
     def copy(self) -> InMemoryStore:
         copied = InMemoryStore()

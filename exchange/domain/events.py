@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from exchange.domain.transfers import Transfer
+
 
 @dataclass(frozen=True)
 class TierGranted:
@@ -23,7 +25,45 @@ class MemberUnlinked:
     ppid: str
 
 
-FeedEvent = TierGranted | MemberErased | MemberUnlinked
+@dataclass(frozen=True)
+class CreditRequested:
+    transfer_id: str
+    ppid: str
+    destination_points: int
+    bonus_points: int
+    timeout_at_us: int
+
+
+@dataclass(frozen=True)
+class DebitRequested:
+    transfer_id: str
+    original_transfer_id: str
+    ppid: str
+    points: int
+    timeout_at_us: int
+
+
+@dataclass(frozen=True)
+class TransferCompleted:
+    """To the source; carries what the hub-signed receipt states."""
+
+    transfer: Transfer
+
+
+@dataclass(frozen=True)
+class TransferVoided:
+    transfer: Transfer
+
+
+FeedEvent = (
+    TierGranted
+    | MemberErased
+    | MemberUnlinked
+    | CreditRequested
+    | DebitRequested
+    | TransferCompleted
+    | TransferVoided
+)
 
 
 @dataclass(frozen=True)

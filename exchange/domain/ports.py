@@ -6,9 +6,12 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from exchange.domain.events import FeedEvent, FeedPosition, StoredEvent
+from exchange.domain.ledger import Journal
 from exchange.domain.members import LinkCode, MemberId
 from exchange.domain.partners import Partner, PartnerKey
+from exchange.domain.rates import RateAgreement
 from exchange.domain.tiers import RecognitionAgreement, TierLadder
+from exchange.domain.transfers import Quote, Transfer, TransferState
 
 
 class Clock(Protocol):
@@ -86,6 +89,9 @@ class MemberRepository(Protocol):
         """Every ppid of one member, ordered by partner id."""
 
     def move_ppid(self, member: MemberId, cmid: str) -> None: ...
+
+    def lock_member(self, cmid: str) -> None:
+        """Holds the member row until commit: one money-moving change per member at a time."""
 
     def delete_ppid(self, member: MemberId) -> None: ...
 
@@ -198,6 +204,15 @@ class UnitOfWork(Protocol):
     @property
     def tiers(self) -> TierRepository: ...
 
+    @property
+    def rates(self) -> RateAgreementRepository: ...
+
+    @property
+    def transfers(self) -> TransferRepository: ...
+
+    @property
+    def ledger(self) -> Ledger: ...
+
     def __enter__(self) -> UnitOfWork: ...
 
     def __exit__(self, *exc_info: object) -> None: ...
@@ -209,3 +224,72 @@ class UnitOfWork(Protocol):
 
 class UnitOfWorkFactory(Protocol):
     def __call__(self) -> UnitOfWork: ...
+
+
+class RateAgreementRepository(Protocol):
+    def versions(self, source_partner_id: str, destination_partner_id: str) -> list[RateAgreement]:
+        """Every version of one direction's agreement, oldest first."""
+
+    def get(self, agreement_id: str, version: int) -> RateAgreement | None: ...
+
+    def agreement_id_for(
+        self, source_partner_id: str, destination_partner_id: str
+    ) -> str | None: ...
+
+    def add(self, agreement: RateAgreement) -> None: ...
+
+    def mark_accepted(self, agreement_id: str, version: int, at_us: int) -> None: ...
+
+    def list_for(
+        self, partner_id: str, after: tuple[str, int] | None, limit: int
+    ) -> list[RateAgreement]:
+        """Agreements the partner is party to, by (agreement id, version), after a position."""
+
+
+class QuoteSealer(Protocol):
+    """Serializes and signs a quote's payload (the API layer owns the format)."""
+
+    def __call__(self, quote: Quote) -> tuple[bytes, bytes]: ...
+
+
+class TransferRepository(Protocol):
+    def add_quote(self, quote: Quote) -> None: ...
+
+    def get_quote(self, quote_id: str, *, for_update: bool = False) -> Quote | None: ...
+
+    def mark_quote_used(self, quote_id: str, transfer_id: str) -> None: ...
+
+    def add(self, transfer: Transfer) -> None: ...
+
+    def get(self, transfer_id: str, *, for_update: bool = False) -> Transfer | None:
+        """`for_update` holds the row until commit, so a transfer resolves exactly once."""
+
+    def save(self, transfer: Transfer) -> None:
+        """Stores a resolution (state, time, reasons); nothing else ever changes."""
+
+    def source_points_since(
+        self, cmid: str, source_partner_id: str, destination_partner_id: str, since_us: int
+    ) -> int:
+        """Source points of the member's transfers in this direction since a time, not voided."""
+
+    def live_reversal_of(self, transfer_id: str) -> Transfer | None: ...
+
+    def list_for(
+        self,
+        partner_id: str,
+        state: TransferState | None,
+        window_us: tuple[int | None, int | None],
+        before: tuple[int, str] | None,
+        limit: int,
+    ) -> list[Transfer]:
+        """The partner's transfers, newest first, strictly before (created_at_us, id)."""
+
+    def timed_out(self, now_us: int, limit: int) -> list[str]: ...
+
+    def scrub_member(self, cmid: str) -> None:
+        """After erasure: amounts stay under the cmid tombstone, the ppids go."""
+
+
+class Ledger(Protocol):
+    def record(self, journal: Journal, at_us: int) -> None:
+        """Appends a journal and its entries and updates the accounts' cached counters."""

@@ -96,6 +96,10 @@ def redeem_link_code(
         )
     issuer = uow.members.get_ppid(code.partner_id, code.ppid)
     assert issuer is not None, "a live link code always names a live ppid"
+    # Redemptions of one code queue on the issuing member; the code is then read afresh, so
+    # only the first of two concurrent redemptions finds it unused.
+    uow.members.lock_member(issuer.cmid)
+    code = _redeemable_code(uow, partner_id, text, now_us)
     linked = uow.members.ppids_of(issuer.cmid)
     if any(m.partner_id == partner_id for m in linked):
         raise DomainError(
@@ -153,6 +157,7 @@ def erase_member(uow: UnitOfWork, clock: Clock, partner_id: str, ppid: str) -> i
         uow.members.delete_ppid(each)
     uow.tiers.delete_member_tiers(member.cmid)
     uow.tiers.delete_grants(member.cmid)
+    uow.transfers.scrub_member(member.cmid)
     uow.vault.destroy_key(member.cmid)
     uow.members.erase_member(member.cmid, clock.now_us())
     return len(linked)

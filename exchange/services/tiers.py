@@ -49,7 +49,7 @@ def _ladder(uow: UnitOfWork, partner_id: str) -> TierLadder:
     return ladder
 
 
-def _check_partner_field(uow: UnitOfWork, partner_id: str, field: str) -> None:
+def check_partner_field(uow: UnitOfWork, partner_id: str, field: str) -> None:
     if not PARTNER_ID_PATTERN.fullmatch(partner_id):
         raise invalid(field, "is not a partner id")
     if uow.partners.get(partner_id) is None:
@@ -70,8 +70,8 @@ def propose_recognition(
     uow: UnitOfWork, clock: Clock, command: ProposeRecognition
 ) -> RecognitionAgreement:
     source, target = command.source_partner_id, command.target_partner_id
-    _check_partner_field(uow, source, "source_partner_id")
-    _check_partner_field(uow, target, "target_partner_id")
+    check_partner_field(uow, source, "source_partner_id")
+    check_partner_field(uow, target, "target_partner_id")
     if source == target:
         raise invalid("target_partner_id", "must differ from source_partner_id")
     if command.caller not in (source, target):
@@ -163,7 +163,9 @@ def request_status_match(
 ) -> Grant:
     """Grants the linked member status at the target; the target learns only the grant."""
     member = own_member(uow, partner_id, ppid)
-    _check_partner_field(uow, target_partner_id, "target_partner_id")
+    check_partner_field(uow, target_partner_id, "target_partner_id")
+    # One match per member at a time: the frequency check below must see earlier grants.
+    uow.members.lock_member(member.cmid)
     target_member = next(
         (m for m in uow.members.ppids_of(member.cmid) if m.partner_id == target_partner_id), None
     )
@@ -209,8 +211,8 @@ class TierMapping:
 
 def tier_mapping(uow: UnitOfWork, caller: str, source: str, target: str) -> TierMapping:
     """The source → target table in force; only the two partners may read it."""
-    _check_partner_field(uow, source, "source_partner_id")
-    _check_partner_field(uow, target, "target_partner_id")
+    check_partner_field(uow, source, "source_partner_id")
+    check_partner_field(uow, target, "target_partner_id")
     if caller not in (source, target):
         raise DomainError(ErrorCode.NOT_A_PARTY, "only the two partners may read their mapping")
     agreement = effective_agreement(uow, source, target)

@@ -2,75 +2,58 @@
 
 from __future__ import annotations
 
-import logging
 import threading
 from collections.abc import Callable, Mapping
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
 
 from coalition.v1 import event_pb2, tier_pb2
-from partners.programs.store import Member, ProgramStore, StoreTransaction
+from partners.programs.errors import (
+    InsufficientPoints,
+    MemberAlreadyEnrolled,
+    ProgramError,
+    UnknownMember,
+    UnknownTier,
+    UnsupportedEvent,
+)
+from partners.programs.handlers import (
+    EVENT_HANDLERS,
+    CreditPolicy,
+    EventHandler,
+    accept_every_credit,
+    apply_member_erased,
+    apply_member_unlinked,
+    apply_tier_granted,
+    event_handlers,
+    refuse_every_credit,
+)
+from partners.programs.store import Member, ProgramStore
+from partners.programs.transfer_desk import TransferDesk
+from partners.programs.transfer_store import OutboxEntry, OutgoingTransfer
 from partners.sdk.connection import HubConnection
 from partners.sdk.events import EventClient, FeedConsumer, FeedRunResult
+from partners.sdk.exchange_client import ExchangeClient
 from partners.sdk.identity_client import IdentityClient
 from partners.sdk.tier_client import TierClient
 
-log = logging.getLogger(__name__)
-
-
-class ProgramError(Exception):
-    """A refusal by the program itself, before or instead of asking the hub."""
-
-
-class UnknownMember(ProgramError):
-    pass
-
-
-class MemberAlreadyEnrolled(ProgramError):
-    pass
-
-
-class UnknownTier(ProgramError):
-    pass
-
-
-class UnsupportedEvent(ProgramError):
-    """A verified event of a kind this program cannot apply; the feed stops rather than lose it."""
-
-
-# Applies one verified event inside the transaction that records it as processed.
-EventHandler = Callable[[StoreTransaction, event_pb2.EventPayload], None]
-
-
-def apply_tier_granted(transaction: StoreTransaction, payload: event_pb2.EventPayload) -> None:
-    grant = payload.tier_granted
-    member = transaction.member_by_ppid(grant.ppid)
-    if member is None:
-        log.info("event %s: tier grant for a ppid with no member; skipped", payload.event_id)
-        return
-    expires_at = grant.expire_time.ToDatetime(tzinfo=UTC)
-    transaction.set_tier(member.member_number, grant.tier_code, expires_at)
-
-
-def apply_member_erased(transaction: StoreTransaction, payload: event_pb2.EventPayload) -> None:
-    member = transaction.member_by_ppid(payload.member_erased.ppid)
-    if member is None:
-        log.info("event %s: erasure for a ppid with no member; skipped", payload.event_id)
-        return
-    transaction.delete_member(member.member_number)
-
-
-def apply_member_unlinked(transaction: StoreTransaction, payload: event_pb2.EventPayload) -> None:
-    """Linking lives at the hub; the member's account here is unchanged."""
-    log.info("event %s: a member's account was unlinked from the coalition", payload.event_id)
-
-
-# Keyed by the EventPayload `body` oneof name; new event kinds (transfers) add entries here.
-EVENT_HANDLERS: Mapping[str, EventHandler] = {
-    "tier_granted": apply_tier_granted,
-    "member_erased": apply_member_erased,
-    "member_unlinked": apply_member_unlinked,
-}
+__all__ = [
+    "EVENT_HANDLERS",
+    "CreditPolicy",
+    "EventHandler",
+    "InsufficientPoints",
+    "LoyaltyProgram",
+    "MemberAlreadyEnrolled",
+    "ProgramError",
+    "ProgramEventSink",
+    "UnknownMember",
+    "UnknownTier",
+    "UnsupportedEvent",
+    "accept_every_credit",
+    "apply_member_erased",
+    "apply_member_unlinked",
+    "apply_tier_granted",
+    "refuse_every_credit",
+]
 
 
 class ProgramEventSink:
@@ -81,6 +64,8 @@ class ProgramEventSink:
     ) -> None:
         self.store = store
         self.handlers = handlers
+        # Called after each event's transaction commits (run_feed sends answers from here).
+        self.after_apply: Callable[[], object] | None = None
 
     def seen(self, event_id: str) -> bool:
         return self.store.event_recorded(event_id)
@@ -95,12 +80,15 @@ class ProgramEventSink:
             if not transaction.record_event(payload.event_id, payload.sequence):
                 return
             handler(transaction, payload)
+        if self.after_apply is not None:
+            self.after_apply()
 
 
 class LoyaltyProgram:
     """One brand's loyalty back end. Member numbers stay here; the hub only ever sees ppids.
 
     Use `sync_feed` or `run_feed`, not both at once: they share one feed position.
+    `credit_policy` decides which incoming credits to refuse; it may be swapped at any time.
     """
 
     def __init__(
@@ -110,6 +98,7 @@ class LoyaltyProgram:
         connection: HubConnection,
         hub_public_keys: dict[str, bytes],
         ladder: list[tier_pb2.Tier],
+        credit_policy: CreditPolicy = accept_every_credit,
     ) -> None:
         if connection.partner_id != partner_id:
             raise ValueError(f"the connection signs as {connection.partner_id}, not {partner_id}")
@@ -119,7 +108,12 @@ class LoyaltyProgram:
         self.identity = IdentityClient(connection)
         self.tiers = TierClient(connection)
         self.events = EventClient(connection)
-        self.sink = ProgramEventSink(self.store)
+        self.exchange = ExchangeClient(connection)
+        self.transfers = TransferDesk(partner_id, self.store, self.exchange)
+        self.credit_policy = credit_policy
+        # The policy is looked up per event, so a test can make a live program refuse credits.
+        handlers = event_handlers(lambda member, points: self.credit_policy(member, points))
+        self.sink = ProgramEventSink(self.store, handlers)
         self.feed = FeedConsumer(self.events, hub_public_keys, partner_id, self.sink)
 
     def enrol(self, member_number: str, points: int = 0) -> str:
@@ -173,13 +167,47 @@ class LoyaltyProgram:
     def member(self, member_number: str) -> Member | None:
         return self.store.member(member_number)
 
+    def balance(self, member_number: str) -> int:
+        return self._require(self.store.member(member_number), member_number).points
+
+    def transfer_out(
+        self, member_number: str, destination_partner_id: str, points: int
+    ) -> OutgoingTransfer:
+        """Moves a member's points to the same member at another brand (see TransferDesk)."""
+        return self.transfers.transfer_out(member_number, destination_partner_id, points)
+
+    def request_reversal(self, transfer_id: str) -> OutgoingTransfer:
+        return self.transfers.request_reversal(transfer_id)
+
+    def resume_outgoing(self) -> list[OutgoingTransfer]:
+        """After a crash or an outage: asks the hub again, same keys, for unacknowledged ones."""
+        return self.transfers.resume_outgoing()
+
+    def flush_outbox(self) -> int:
+        """Sends queued confirmations and rejections; returns how many the hub has now."""
+        return self.transfers.flush_outbox()
+
+    def outgoing(self, transfer_id: str) -> OutgoingTransfer | None:
+        return self.store.outgoing_by_transfer(transfer_id)
+
+    def outbox(self) -> list[OutboxEntry]:
+        return self.store.outbox()
+
     def sync_feed(self) -> int:
-        """Applies everything waiting in the feed; returns how many events were applied."""
-        return self.feed.drain()
+        """Applies everything waiting in the feed, then answers the hub; returns events applied."""
+        applied = self.feed.drain()
+        self.flush_outbox()
+        return applied
 
     def run_feed(self, stop: threading.Event) -> FeedRunResult:
-        """Follows the feed stream until `stop` is set (run it on its own thread)."""
-        return self.feed.run(stop)
+        """Follows the feed stream until `stop` is set (run it on its own thread), answering
+        the hub after each event."""
+        self.flush_outbox()
+        self.sink.after_apply = self.flush_outbox
+        try:
+            return self.feed.run(stop)
+        finally:
+            self.sink.after_apply = None
 
     def _ppid(self, member_number: str) -> str:
         return self._require(self.store.member(member_number), member_number).ppid

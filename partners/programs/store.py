@@ -1,4 +1,4 @@
-"""A program's own SQLite store: its members and the feed events it has applied, nothing else."""
+"""A program's own SQLite store: its members, the feed events it applied, and points in flight."""
 
 from __future__ import annotations
 
@@ -8,6 +8,14 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
+
+from partners.programs.transfer_store import (
+    TRANSFER_SCHEMA,
+    OutboxEntry,
+    OutgoingState,
+    OutgoingTransfer,
+    TransferRecords,
+)
 
 BUSY_TIMEOUT_S = 5.0
 SCHEMA = (
@@ -27,6 +35,7 @@ SCHEMA = (
         processed_at TEXT NOT NULL
     )
     """,
+    *TRANSFER_SCHEMA,
 )
 MEMBER_COLUMNS = "member_number, ppid, points, tier_code, tier_expires_at"
 
@@ -55,7 +64,7 @@ def _utc_text(moment: datetime) -> str:
     return moment.astimezone(UTC).isoformat()
 
 
-class StoreTransaction:
+class StoreTransaction(TransferRecords):
     """One open transaction; ProgramStore commits it only if the block ends cleanly."""
 
     def __init__(self, connection: sqlite3.Connection) -> None:
@@ -80,6 +89,22 @@ class StoreTransaction:
             "INSERT INTO members (member_number, ppid, points) VALUES (?, ?, ?)",
             (member_number, ppid, points),
         )
+
+    def credit(self, member_number: str, points: int) -> None:
+        assert points >= 0, "a credit adds points"
+        self._connection.execute(
+            "UPDATE members SET points = points + ? WHERE member_number = ?",
+            (points, member_number),
+        )
+
+    def debit(self, member_number: str, points: int) -> bool:
+        """Takes points if the balance allows; False (and nothing taken) otherwise."""
+        assert points >= 0, "a debit takes points"
+        cursor = self._connection.execute(
+            "UPDATE members SET points = points - ? WHERE member_number = ? AND points >= ?",
+            (points, member_number, points),
+        )
+        return cursor.rowcount == 1
 
     def set_tier(self, member_number: str, tier_code: str, expires_at: datetime) -> None:
         self._connection.execute(
@@ -153,3 +178,23 @@ class ProgramStore:
     def event_recorded(self, event_id: str) -> bool:
         with self.transaction(writes=False) as transaction:
             return transaction.event_recorded(event_id)
+
+    def outgoing(self, idempotency_key: str) -> OutgoingTransfer | None:
+        with self.transaction(writes=False) as transaction:
+            return transaction.outgoing(idempotency_key)
+
+    def outgoing_by_transfer(self, transfer_id: str) -> OutgoingTransfer | None:
+        with self.transaction(writes=False) as transaction:
+            return transaction.outgoing_by_transfer(transfer_id)
+
+    def outgoing_in_state(self, state: OutgoingState) -> list[OutgoingTransfer]:
+        with self.transaction(writes=False) as transaction:
+            return transaction.outgoing_in_state(state)
+
+    def outgoing_of(self, member_number: str) -> list[OutgoingTransfer]:
+        with self.transaction(writes=False) as transaction:
+            return transaction.outgoing_of(member_number)
+
+    def outbox(self, *, unsent_only: bool = False) -> list[OutboxEntry]:
+        with self.transaction(writes=False) as transaction:
+            return transaction.outbox(unsent_only=unsent_only)

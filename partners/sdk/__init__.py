@@ -14,6 +14,13 @@ from partners.sdk.events import (
     FeedConsumer,
     verify_event,
 )
+from partners.sdk.exchange_client import (
+    ExchangeClient,
+    PayloadVerificationError,
+    rate_terms,
+    verify_quote,
+    verify_receipt,
+)
 from partners.sdk.identity_client import IdentityClient
 from partners.sdk.partner_client import PartnerClient
 from partners.sdk.tier_client import TierClient
@@ -22,14 +29,19 @@ __all__ = [
     "EventClient",
     "EventSink",
     "EventVerificationError",
+    "ExchangeClient",
     "FeedConsumer",
     "HubConnection",
     "HubError",
     "IdentityClient",
     "PartnerClient",
+    "PayloadVerificationError",
     "ResponseVerificationError",
     "RetryPolicy",
     "TierClient",
     "connect",
+    "rate_terms",
     "verify_event",
+    "verify_quote",
+    "verify_receipt",
 ]

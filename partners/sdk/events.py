@@ -49,6 +49,10 @@ EVENT_TYPE_BY_BODY = {
     "tier_granted": event_pb2.EVENT_TYPE_TIER_GRANTED,
     "member_erased": event_pb2.EVENT_TYPE_MEMBER_ERASED,
     "member_unlinked": event_pb2.EVENT_TYPE_MEMBER_UNLINKED,
+    "credit_requested": event_pb2.EVENT_TYPE_CREDIT_REQUESTED,
+    "debit_requested": event_pb2.EVENT_TYPE_DEBIT_REQUESTED,
+    "transfer_completed": event_pb2.EVENT_TYPE_TRANSFER_COMPLETED,
+    "transfer_voided": event_pb2.EVENT_TYPE_TRANSFER_VOIDED,
 }
 
 

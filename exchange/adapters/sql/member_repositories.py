@@ -60,6 +60,10 @@ class SqlMemberRepository:
         query = select(PpidRow).where(PpidRow.cmid == cmid).order_by(PpidRow.partner_id)
         return [_member_id(row) for row in self.session.scalars(query)]
 
+    def lock_member(self, cmid: str) -> None:
+        # FOR UPDATE on PostgreSQL; SQLite's BEGIN IMMEDIATE already serialises writers.
+        self.session.execute(select(MemberRow.cmid).where(MemberRow.cmid == cmid).with_for_update())
+
     def move_ppid(self, member: MemberId, cmid: str) -> None:
         self.session.execute(update(PpidRow).where(PpidRow.ppid == member.ppid).values(cmid=cmid))
 
@@ -79,7 +83,9 @@ class SqlMemberRepository:
         )
 
     def get_link_code(self, code_sha256: bytes) -> LinkCode | None:
-        row = self.session.get(LinkCodeRow, code_sha256)
+        query = select(LinkCodeRow).where(LinkCodeRow.code_sha256 == code_sha256)
+        # populate_existing: read the row again even if this session read it before a lock.
+        row = self.session.scalars(query.execution_options(populate_existing=True)).first()
         if row is None:
             return None
         return LinkCode(

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import hashlib
+import os
 
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from sqlalchemy import delete, func, insert, select, text
 from sqlalchemy.dialects.postgresql import insert as postgres_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
@@ -129,10 +131,22 @@ def _advisory_lock_id(partner_id: str, idempotency_key: str) -> int:
     return int.from_bytes(digest[:8], "big", signed=True)
 
 
+GCM_NONCE_BYTES = 12
+
+
 class SqlRequestLedger:
-    def __init__(self, session: Session) -> None:
+    """Nonces and idempotent responses. Stored responses are sealed (AES-GCM): some carry
+    secrets for their caller only, such as a live link code."""
+
+    def __init__(self, session: Session, response_key: bytes | None = None) -> None:
         self.session = session
         self.dialect = session.get_bind().dialect.name
+        self._response_key = response_key
+
+    def _cipher(self) -> AESGCM:
+        if self._response_key is None:
+            raise RuntimeError("storing responses needs the hub's response key")
+        return AESGCM(self._response_key)
 
     def record_nonce(self, partner_id: str, nonce: str, created_s: int) -> bool:
         values = {"partner_id": partner_id, "nonce": nonce, "created_s": created_s}
@@ -160,18 +174,24 @@ class SqlRequestLedger:
         row = self.session.get(IdempotencyRecordRow, (partner_id, idempotency_key))
         if row is None:
             return None
-        return StoredResponse(row.method, row.request_sha256, row.response)
+        nonce, sealed = row.response[:GCM_NONCE_BYTES], row.response[GCM_NONCE_BYTES:]
+        aad = f"{partner_id}\n{idempotency_key}".encode()
+        response = self._cipher().decrypt(nonce, sealed, aad)
+        return StoredResponse(row.method, row.request_sha256, response)
 
     def store_response(
         self, partner_id: str, idempotency_key: str, stored: StoredResponse, at_us: int
     ) -> None:
+        nonce = os.urandom(GCM_NONCE_BYTES)
+        aad = f"{partner_id}\n{idempotency_key}".encode()
+        sealed = nonce + self._cipher().encrypt(nonce, stored.response, aad)
         self.session.execute(
             insert(IdempotencyRecordRow).values(
                 partner_id=partner_id,
                 idempotency_key=idempotency_key,
                 method=stored.method,
                 request_sha256=stored.request_sha256,
-                response=stored.response,
+                response=sealed,
                 created_at_us=at_us,
             )
         )

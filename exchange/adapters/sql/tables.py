@@ -227,3 +227,130 @@ class TierGrantRow(Base):
     agreement_version: Mapped[int | None] = mapped_column(Integer)
     granted_at_us: Mapped[int] = mapped_column(BigInteger)
     expires_at_us: Mapped[int] = mapped_column(BigInteger)
+
+
+class RateAgreementRow(Base):
+    """One version of a directional rate agreement; the price is kept as exact decimal text."""
+
+    __tablename__ = "rate_agreements"
+    __table_args__ = (Index(None, "source_partner_id", "destination_partner_id"),)
+
+    agreement_id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    version: Mapped[int] = mapped_column(Integer, primary_key=True)
+    source_partner_id: Mapped[str] = mapped_column(ForeignKey("partners.partner_id"))
+    destination_partner_id: Mapped[str] = mapped_column(ForeignKey("partners.partner_id"))
+    source_units: Mapped[int] = mapped_column(BigInteger)
+    destination_units: Mapped[int] = mapped_column(BigInteger)
+    minimum_source_points: Mapped[int] = mapped_column(BigInteger)
+    increment_source_points: Mapped[int] = mapped_column(BigInteger)
+    maximum_source_points: Mapped[int] = mapped_column(BigInteger)
+    member_daily_cap_source_points: Mapped[int] = mapped_column(BigInteger)
+    bonus_percent: Mapped[int] = mapped_column(Integer)
+    bonus_start_us: Mapped[int | None] = mapped_column(BigInteger)
+    bonus_end_us: Mapped[int | None] = mapped_column(BigInteger)
+    currency: Mapped[str] = mapped_column(String(3))
+    price_per_destination_point: Mapped[str] = mapped_column(String(24))
+    effective_from_us: Mapped[int] = mapped_column(BigInteger)
+    effective_to_us: Mapped[int | None] = mapped_column(BigInteger)
+    state: Mapped[str] = mapped_column(String(16))
+    proposed_by: Mapped[str] = mapped_column(String(32))
+    proposed_at_us: Mapped[int] = mapped_column(BigInteger)
+    accepted_at_us: Mapped[int | None] = mapped_column(BigInteger)
+
+
+class QuoteRow(Base):
+    __tablename__ = "quotes"
+
+    quote_id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    source_partner_id: Mapped[str] = mapped_column(String(32))
+    destination_partner_id: Mapped[str] = mapped_column(String(32))
+    cmid: Mapped[str] = mapped_column(ForeignKey("members.cmid"), index=True)
+    source_ppid: Mapped[str] = mapped_column(String(40))
+    destination_ppid: Mapped[str] = mapped_column(String(40))
+    agreement_id: Mapped[str] = mapped_column(String(40))
+    agreement_version: Mapped[int] = mapped_column(Integer)
+    source_points: Mapped[int] = mapped_column(BigInteger)
+    destination_points: Mapped[int] = mapped_column(BigInteger)
+    bonus_points: Mapped[int] = mapped_column(BigInteger)
+    currency: Mapped[str] = mapped_column(String(3))
+    settlement_amount_minor: Mapped[int] = mapped_column(BigInteger)
+    fee_minor: Mapped[int] = mapped_column(BigInteger)
+    created_at_us: Mapped[int] = mapped_column(BigInteger)
+    expires_at_us: Mapped[int] = mapped_column(BigInteger)
+    payload: Mapped[bytes] = mapped_column(LargeBinary)
+    signature: Mapped[bytes] = mapped_column(LargeBinary(64))
+    transfer_id: Mapped[str | None] = mapped_column(String(40), unique=True)
+
+
+class TransferRow(Base):
+    __tablename__ = "transfers"
+    __table_args__ = (
+        Index(None, "source_partner_id", "created_at_us"),
+        Index(None, "destination_partner_id", "created_at_us"),
+        Index(None, "state", "timeout_at_us"),
+        Index(None, "cmid", "source_partner_id", "destination_partner_id", "created_at_us"),
+    )
+
+    transfer_id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    kind: Mapped[str] = mapped_column(String(16))
+    state: Mapped[str] = mapped_column(String(16))
+    source_partner_id: Mapped[str] = mapped_column(ForeignKey("partners.partner_id"))
+    destination_partner_id: Mapped[str] = mapped_column(ForeignKey("partners.partner_id"))
+    cmid: Mapped[str] = mapped_column(ForeignKey("members.cmid"))
+    source_ppid: Mapped[str] = mapped_column(String(40))
+    destination_ppid: Mapped[str] = mapped_column(String(40))
+    source_points: Mapped[int] = mapped_column(BigInteger)
+    destination_points: Mapped[int] = mapped_column(BigInteger)
+    bonus_points: Mapped[int] = mapped_column(BigInteger)
+    currency: Mapped[str] = mapped_column(String(3))
+    settlement_amount_minor: Mapped[int] = mapped_column(BigInteger)
+    fee_minor: Mapped[int] = mapped_column(BigInteger)
+    agreement_id: Mapped[str] = mapped_column(String(40))
+    agreement_version: Mapped[int] = mapped_column(Integer)
+    quote_id: Mapped[str | None] = mapped_column(String(40), unique=True)
+    original_transfer_id: Mapped[str | None] = mapped_column(String(40), index=True)
+    created_at_us: Mapped[int] = mapped_column(BigInteger)
+    timeout_at_us: Mapped[int] = mapped_column(BigInteger)
+    resolved_at_us: Mapped[int | None] = mapped_column(BigInteger)
+    void_reason: Mapped[str | None] = mapped_column(String(16))
+    reject_reason: Mapped[str] = mapped_column(String(200))
+
+
+class LedgerAccountRow(Base):
+    """An account with counters cached from its entries, updated in the same transaction."""
+
+    __tablename__ = "ledger_accounts"
+
+    account_id: Mapped[str] = mapped_column(String(120), primary_key=True)
+    owner: Mapped[str] = mapped_column(String(32))
+    purpose: Mapped[str] = mapped_column(String(32))
+    asset: Mapped[str] = mapped_column(String(32))
+    debits_pending: Mapped[int] = mapped_column(BigInteger)
+    credits_pending: Mapped[int] = mapped_column(BigInteger)
+    debits_posted: Mapped[int] = mapped_column(BigInteger)
+    credits_posted: Mapped[int] = mapped_column(BigInteger)
+
+
+class JournalRow(Base):
+    """One business event in the ledger. A transfer has at most one journal of each kind."""
+
+    __tablename__ = "journals"
+    __table_args__ = (UniqueConstraint("transfer_id", "kind"),)
+
+    journal_id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    kind: Mapped[str] = mapped_column(String(16))
+    transfer_id: Mapped[str] = mapped_column(String(40))
+    created_at_us: Mapped[int] = mapped_column(BigInteger)
+
+
+class LedgerEntryRow(Base):
+    __tablename__ = "ledger_entries"
+
+    entry_id: Mapped[int] = mapped_column(
+        BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True
+    )
+    journal_id: Mapped[str] = mapped_column(ForeignKey("journals.journal_id"), index=True)
+    account_id: Mapped[str] = mapped_column(ForeignKey("ledger_accounts.account_id"), index=True)
+    side: Mapped[str] = mapped_column(String(1))
+    phase: Mapped[str] = mapped_column(String(8))
+    amount: Mapped[int] = mapped_column(BigInteger)

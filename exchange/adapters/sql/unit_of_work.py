@@ -9,9 +9,12 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from exchange.adapters.clock import SystemClock
 from exchange.adapters.sql.feed_repository import SqlEventFeed
+from exchange.adapters.sql.ledger_repository import SqlLedger
 from exchange.adapters.sql.member_repositories import SqlMemberRepository, SqlMemberVault
+from exchange.adapters.sql.rate_repository import SqlRateAgreementRepository
 from exchange.adapters.sql.repositories import SqlPartnerRepository, SqlRequestLedger
 from exchange.adapters.sql.tier_repository import SqlTierRepository
+from exchange.adapters.sql.transfer_repository import SqlTransferRepository
 from exchange.domain.ports import Clock, EventEncoder
 
 FeedListener = Callable[[Iterable[str]], None]
@@ -25,6 +28,9 @@ class SqlUnitOfWork:
     vault: SqlMemberVault
     events: SqlEventFeed
     tiers: SqlTierRepository
+    rates: SqlRateAgreementRepository
+    transfers: SqlTransferRepository
+    ledger: SqlLedger
 
     def __init__(self, factory: SqlUnitOfWorkFactory) -> None:
         self._factory = factory
@@ -33,11 +39,14 @@ class SqlUnitOfWork:
         factory = self._factory
         self.session = factory.sessions()
         self.partners = SqlPartnerRepository(self.session)
-        self.requests = SqlRequestLedger(self.session)
+        self.requests = SqlRequestLedger(self.session, factory.response_key)
         self.members = SqlMemberRepository(self.session)
         self.vault = SqlMemberVault(self.session, factory.vault_key)
         self.events = SqlEventFeed(self.session, factory.encoder, factory.clock or SystemClock())
         self.tiers = SqlTierRepository(self.session)
+        self.rates = SqlRateAgreementRepository(self.session)
+        self.transfers = SqlTransferRepository(self.session)
+        self.ledger = SqlLedger(self.session)
         return self
 
     def __exit__(self, *exc_info: object) -> None:
@@ -64,12 +73,14 @@ class SqlUnitOfWorkFactory:
         encoder: EventEncoder | None = None,
         clock: Clock | None = None,
         vault_key: bytes | None = None,
+        response_key: bytes | None = None,
         feed_listener: FeedListener = lambda partner_ids: None,
     ) -> None:
         self.engine = engine
         self.encoder = encoder
         self.clock = clock
         self.vault_key = vault_key
+        self.response_key = response_key
         self.feed_listener = feed_listener
         self.sessions = sessionmaker(engine, expire_on_commit=False, autoflush=True)
 

@@ -1,0 +1,331 @@
+"""Handlers for quotes, transfers, confirmations, rejections, timeouts and reversals.
+
+Each handler runs inside one unit of work: the transfer row, its ledger journal and the event
+that tells the other partner what to do commit together or not at all.
+"""
+
+from __future__ import annotations
+
+import secrets
+from dataclasses import dataclass, replace
+
+from exchange.domain import limits
+from exchange.domain.errors import DomainError, ErrorCode, invalid
+from exchange.domain.events import (
+    CreditRequested,
+    DebitRequested,
+    TransferCompleted,
+    TransferVoided,
+)
+from exchange.domain.ledger import Leg, hold_journal, post_journal, transfer_legs, void_journal
+from exchange.domain.members import MemberId
+from exchange.domain.ports import Clock, QuoteSealer, UnitOfWork
+from exchange.domain.rates import RateAgreement, effective_version, price
+from exchange.domain.tiers import DAY_US
+from exchange.domain.transfers import Quote, Transfer, TransferKind, TransferState, VoidReason
+from exchange.services.identity import own_member
+from exchange.services.tiers import check_partner_field
+
+
+@dataclass(frozen=True)
+class TransferSettings:
+    fee_basis_points: int
+    timeout_s: int
+
+
+def _counterpart(uow: UnitOfWork, member: MemberId, partner_id: str) -> MemberId:
+    linked = next(
+        (m for m in uow.members.ppids_of(member.cmid) if m.partner_id == partner_id), None
+    )
+    if linked is None:
+        raise DomainError(ErrorCode.NOT_LINKED, "the member is not linked at that partner")
+    return linked
+
+
+def _agreement_in_force(
+    uow: UnitOfWork, source: str, destination: str, at_us: int
+) -> RateAgreement:
+    agreement = effective_version(uow.rates.versions(source, destination), at_us)
+    if agreement is None:
+        raise DomainError(ErrorCode.NO_RATE_AGREEMENT, "no accepted rate agreement in force")
+    return agreement
+
+
+def _check_daily_cap(
+    uow: UnitOfWork, agreement: RateAgreement, cmid: str, points: int, now_us: int
+) -> None:
+    day_start_us = now_us - now_us % DAY_US
+    used = uow.transfers.source_points_since(
+        cmid, agreement.source_partner_id, agreement.destination_partner_id, day_start_us
+    )
+    if used + points > agreement.terms.member_daily_cap_source_points:
+        raise DomainError(
+            ErrorCode.DAILY_CAP_EXCEEDED,
+            f"this member may move {agreement.terms.member_daily_cap_source_points} points a "
+            f"day to this partner; {used} are used today",
+        )
+
+
+@dataclass(frozen=True)
+class QuoteRequest:
+    caller: str
+    ppid: str
+    destination_partner_id: str
+    source_points: int
+
+
+def create_quote(
+    uow: UnitOfWork,
+    clock: Clock,
+    settings: TransferSettings,
+    seal: QuoteSealer,
+    request: QuoteRequest,
+) -> Quote:
+    if not 0 < request.source_points <= limits.TRANSFER_POINTS_MAX:
+        raise invalid("source_points", "must be a positive number of points")
+    member = own_member(uow, request.caller, request.ppid)
+    check_partner_field(uow, request.destination_partner_id, "destination_partner_id")
+    if request.destination_partner_id == request.caller:
+        raise DomainError(ErrorCode.SAME_PROGRAM, "points cannot move into their own program")
+    counterpart = _counterpart(uow, member, request.destination_partner_id)
+    now_us = clock.now_us()
+    agreement = _agreement_in_force(uow, request.caller, request.destination_partner_id, now_us)
+    pricing = price(agreement.terms, request.source_points, now_us, settings.fee_basis_points)
+    _check_daily_cap(uow, agreement, member.cmid, request.source_points, now_us)
+    quote = Quote(
+        "qt_" + secrets.token_hex(12),
+        request.caller,
+        request.destination_partner_id,
+        member.cmid,
+        member.ppid,
+        counterpart.ppid,
+        agreement.agreement_id,
+        agreement.version,
+        pricing.source_points,
+        pricing.destination_points,
+        pricing.bonus_points,
+        agreement.terms.currency,
+        pricing.settlement_amount_minor,
+        pricing.fee_minor,
+        now_us,
+        now_us + limits.QUOTE_TTL_S * 1_000_000,
+        b"",
+        b"",
+    )
+    payload, signature = seal(quote)
+    quote = replace(quote, payload=payload, signature=signature)
+    uow.transfers.add_quote(quote)
+    return quote
+
+
+def get_quote(uow: UnitOfWork, caller: str, quote_id: str, *, for_update: bool = False) -> Quote:
+    quote = uow.transfers.get_quote(quote_id, for_update=for_update) if quote_id else None
+    if quote is None or quote.source_partner_id != caller:
+        raise DomainError(ErrorCode.QUOTE_NOT_FOUND, "no such quote")
+    return quote
+
+
+def _legs_for(uow: UnitOfWork, transfer: Transfer) -> list[Leg]:
+    source = uow.partners.get(transfer.source_partner_id)
+    destination = uow.partners.get(transfer.destination_partner_id)
+    assert source is not None and destination is not None, "transfers name live partners"
+    return transfer_legs(transfer, source.program_code, destination.program_code)
+
+
+def create_transfer(
+    uow: UnitOfWork, clock: Clock, settings: TransferSettings, caller: str, quote_id: str
+) -> Transfer:
+    """Starts a transfer under its quote's terms, even if the agreement changed since."""
+    # The quote row is locked and read afresh: of concurrent calls with one quote, the first
+    # starts the transfer and the others see it used.
+    quote = get_quote(uow, caller, quote_id, for_update=True)
+    uow.members.lock_member(quote.cmid)
+    now_us = clock.now_us()
+    if quote.transfer_id is not None:
+        raise DomainError(ErrorCode.QUOTE_ALREADY_USED, "this quote already started a transfer")
+    if quote.expires_at_us <= now_us:
+        raise DomainError(ErrorCode.QUOTE_EXPIRED, "the quote expired; ask for a new one")
+    source = uow.members.get_ppid(caller, quote.source_ppid)
+    destination = uow.members.get_ppid(quote.destination_partner_id, quote.destination_ppid)
+    if source is None or destination is None or source.cmid != destination.cmid:
+        raise DomainError(ErrorCode.NOT_LINKED, "the member is no longer linked at that partner")
+    agreement = uow.rates.get(quote.agreement_id, quote.agreement_version)
+    assert agreement is not None, "a quote names an agreement version that exists"
+    _check_daily_cap(uow, agreement, quote.cmid, quote.source_points, now_us)
+    transfer = Transfer(
+        "tr_" + secrets.token_hex(12),
+        TransferKind.TRANSFER,
+        TransferState.PENDING,
+        quote.source_partner_id,
+        quote.destination_partner_id,
+        quote.cmid,
+        quote.source_ppid,
+        quote.destination_ppid,
+        quote.source_points,
+        quote.destination_points,
+        quote.bonus_points,
+        quote.currency,
+        quote.settlement_amount_minor,
+        quote.fee_minor,
+        quote.agreement_id,
+        quote.agreement_version,
+        quote.quote_id,
+        None,
+        now_us,
+        now_us + settings.timeout_s * 1_000_000,
+    )
+    uow.transfers.add(transfer)
+    uow.transfers.mark_quote_used(quote.quote_id, transfer.transfer_id)
+    uow.ledger.record(hold_journal(transfer.transfer_id, _legs_for(uow, transfer)), now_us)
+    uow.events.append(
+        transfer.destination_partner_id,
+        CreditRequested(
+            transfer.transfer_id,
+            transfer.destination_ppid,
+            transfer.destination_points,
+            transfer.bonus_points,
+            transfer.timeout_at_us,
+        ),
+    )
+    return transfer
+
+
+def visible_transfer(
+    uow: UnitOfWork, caller: str, transfer_id: str, *, for_update: bool = False
+) -> Transfer:
+    """A transfer the caller is party to; anyone else's looks like one that does not exist."""
+    transfer = uow.transfers.get(transfer_id, for_update=for_update) if transfer_id else None
+    if transfer is None or caller not in (
+        transfer.source_partner_id,
+        transfer.destination_partner_id,
+    ):
+        raise DomainError(ErrorCode.TRANSFER_NOT_FOUND, "no such transfer")
+    return transfer
+
+
+def list_transfers(
+    uow: UnitOfWork,
+    caller: str,
+    state: TransferState | None,
+    window_us: tuple[int | None, int | None],
+    before: tuple[int, str] | None,
+    page_size: int,
+) -> tuple[list[Transfer], Transfer | None]:
+    """One page of the caller's transfers, newest first, and the last one if more follow."""
+    found = uow.transfers.list_for(caller, state, window_us, before, page_size + 1)
+    page = found[:page_size]
+    return page, (page[-1] if len(found) > page_size else None)
+
+
+def _destination_only(
+    uow: UnitOfWork, clock: Clock, caller: str, transfer_id: str
+) -> tuple[Transfer, int]:
+    """The pending-or-resolved transfer the destination acts on, and the time it acts.
+
+    A transfer past its timeout is voided here and now, whatever the sweeper has reached, so
+    a late answer gets the same outcome on every backend and at any sweep delay.
+    """
+    transfer = visible_transfer(uow, caller, transfer_id, for_update=True)
+    if transfer.destination_partner_id != caller:
+        raise DomainError(ErrorCode.NOT_A_PARTY, "only the destination confirms or rejects")
+    now_us = clock.now_us()
+    if transfer.state is TransferState.PENDING and transfer.timeout_at_us <= now_us:
+        _void(uow, transfer, transfer.voided(VoidReason.TIMED_OUT, now_us), now_us)
+        raise DomainError(
+            ErrorCode.TRANSFER_TIMED_OUT,
+            "the transfer timed out before this answer and is voided",
+            keep_writes=True,
+        )
+    return transfer, now_us
+
+
+def confirm_credit(uow: UnitOfWork, clock: Clock, caller: str, transfer_id: str) -> Transfer:
+    """Completes a pending transfer; confirming a completed one again changes nothing."""
+    transfer, now_us = _destination_only(uow, clock, caller, transfer_id)
+    if transfer.state is TransferState.COMPLETED:
+        return transfer
+    completed = transfer.completed(now_us)
+    uow.transfers.save(completed)
+    uow.ledger.record(post_journal(transfer.transfer_id, _legs_for(uow, transfer)), now_us)
+    uow.events.append(transfer.source_partner_id, TransferCompleted(completed))
+    return completed
+
+
+def _void(uow: UnitOfWork, transfer: Transfer, voided: Transfer, at_us: int) -> Transfer:
+    uow.transfers.save(voided)
+    uow.ledger.record(void_journal(transfer.transfer_id, _legs_for(uow, transfer)), at_us)
+    uow.events.append(transfer.source_partner_id, TransferVoided(voided))
+    return voided
+
+
+def reject_credit(
+    uow: UnitOfWork, clock: Clock, caller: str, transfer_id: str, reason: str
+) -> Transfer:
+    if len(reason) > limits.REJECT_REASON_CHARS_MAX or not reason.isprintable():
+        raise invalid(
+            "reason", f"must be at most {limits.REJECT_REASON_CHARS_MAX} printable characters"
+        )
+    transfer, now_us = _destination_only(uow, clock, caller, transfer_id)
+    if transfer.state is TransferState.VOIDED and transfer.void_reason is VoidReason.REJECTED:
+        return transfer
+    return _void(uow, transfer, transfer.voided(VoidReason.REJECTED, now_us, reason), now_us)
+
+
+def timed_out_transfers(uow: UnitOfWork, clock: Clock, limit: int) -> list[str]:
+    return uow.transfers.timed_out(clock.now_us(), limit)
+
+
+def void_if_timed_out(uow: UnitOfWork, clock: Clock, transfer_id: str) -> bool:
+    """Voids one transfer if it is still pending past its timeout, re-checked under its lock.
+
+    One transfer per unit of work: the sweeper then takes locks in the same order as a
+    confirmation (transfer row, accounts, feed) and cannot deadlock with one.
+    """
+    transfer = uow.transfers.get(transfer_id, for_update=True)
+    now_us = clock.now_us()
+    if transfer is None or transfer.state is not TransferState.PENDING:
+        return False
+    if transfer.timeout_at_us > now_us:
+        return False
+    _void(uow, transfer, transfer.voided(VoidReason.TIMED_OUT, now_us), now_us)
+    return True
+
+
+def create_reversal(
+    uow: UnitOfWork, clock: Clock, settings: TransferSettings, caller: str, transfer_id: str
+) -> Transfer:
+    """Reverses a completed transfer; the original destination must confirm the debit."""
+    original = visible_transfer(uow, caller, transfer_id, for_update=True)
+    if original.kind is not TransferKind.TRANSFER or original.state is not TransferState.COMPLETED:
+        raise DomainError(ErrorCode.TRANSFER_NOT_COMPLETED, "only a completed transfer reverses")
+    if uow.transfers.live_reversal_of(original.transfer_id) is not None:
+        raise DomainError(ErrorCode.ALREADY_REVERSED, "this transfer is reversed already")
+    now_us = clock.now_us()
+    reversal = replace(
+        original,
+        transfer_id="tr_" + secrets.token_hex(12),
+        kind=TransferKind.REVERSAL,
+        state=TransferState.PENDING,
+        bonus_points=0,
+        fee_minor=0,
+        quote_id=None,
+        original_transfer_id=original.transfer_id,
+        created_at_us=now_us,
+        timeout_at_us=now_us + settings.timeout_s * 1_000_000,
+        resolved_at_us=None,
+        void_reason=None,
+        reject_reason="",
+    )
+    uow.transfers.add(reversal)
+    uow.ledger.record(hold_journal(reversal.transfer_id, _legs_for(uow, reversal)), now_us)
+    uow.events.append(
+        reversal.destination_partner_id,
+        DebitRequested(
+            reversal.transfer_id,
+            original.transfer_id,
+            reversal.destination_ppid,
+            reversal.destination_points,
+            reversal.timeout_at_us,
+        ),
+    )
+    return reversal
