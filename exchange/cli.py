@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 import signal
 import sys
 from collections.abc import Callable, Sequence
+from dataclasses import replace
 from pathlib import Path
 from types import FrameType
 
@@ -241,10 +243,17 @@ def cmd_demo(args: argparse.Namespace) -> None:
     run_demo(_settings_for_demo(args), args.home, serve_after=not args.exit)
 
 
+DEMO_TRANSFER_TIMEOUT_S = 10
+
+
 def _settings_for_demo(args: argparse.Namespace) -> Settings:
+    """The demo's hub: keys under --home, and a short transfer timeout so one can be seen."""
     if args.hub_key_path is None:
         args.hub_key_path = str(args.home / "hub" / "signing.key")
-    return _settings(args)
+    settings = _settings(args)
+    if ENVIRONMENT_NAMES["transfer_timeout_s"] not in os.environ:
+        settings = replace(settings, transfer_timeout_s=DEMO_TRANSFER_TIMEOUT_S)
+    return settings
 
 
 def _stop_on_signals(stop: Callable[[], None]) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import secrets
+import time
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
@@ -17,7 +18,7 @@ from coalition.keys import (
     load_signing_key,
     write_key_pair,
 )
-from coalition.v1 import common_pb2
+from coalition.v1 import common_pb2, exchange_pb2
 from coalition.wire import key_id_for
 from partners.programs import brands
 from partners.programs.program import LoyaltyProgram, accept_every_credit, refuse_every_credit
@@ -25,6 +26,10 @@ from partners.sdk import HubConnection, HubError, PartnerClient, rate_terms
 from partners.sdk.connection import connect
 
 ResponseHook = Callable[[str, str, bytes], None]
+# `coalition demo` runs its hub with a short transfer timeout, so the timeout can be watched.
+TIMEOUT_WAIT_S_MAX = 60
+TIMEOUT_SWEEP_WAIT_S = 10
+TIMEOUT_POLL_S = 0.5
 
 KIND_NAMES = {
     common_pb2.PARTNER_KIND_AIRLINE: "airline",
@@ -240,10 +245,25 @@ def _left_to_time_out(programs: dict[str, LoyaltyProgram], numbers: dict[str, st
     pending = skyway.exchange.get_transfer(sent.transfer_id or "")
     timeout = pending.timeout_time.ToDatetime(tzinfo=UTC)
     print(f"  {sent.transfer_id}: 2,000 miles debited; harbor does not read its feed")
-    print(
-        f"  the hub voids it at {timeout:%H:%M:%S} UTC unless harbor confirms; skyway then "
-        "refunds the miles when TransferVoided reaches it"
-    )
+    wait_s = (timeout - datetime.now(UTC)).total_seconds() + TIMEOUT_SWEEP_WAIT_S
+    if wait_s > TIMEOUT_WAIT_S_MAX:
+        print(
+            f"  the hub voids it at {timeout:%H:%M:%S} UTC unless harbor confirms; skyway then "
+            "refunds the miles when TransferVoided reaches it"
+        )
+        return
+    print(f"  the hub's timeout is {timeout:%H:%M:%S} UTC; waiting for it ...")
+    deadline = time.monotonic() + wait_s
+    while time.monotonic() < deadline:
+        skyway.sync_feed()
+        state = skyway.exchange.get_transfer(sent.transfer_id or "").state
+        if state == exchange_pb2.TRANSFER_STATE_VOIDED:
+            print(
+                f"  the hub voided it (timed out); skyway refunded: {_balances(programs, numbers)}"
+            )
+            return
+        time.sleep(TIMEOUT_POLL_S)
+    print("  the transfer is still pending; the hub voids it on its next sweep")
 
 
 def points_moving(programs: dict[str, LoyaltyProgram]) -> None:
