@@ -175,6 +175,17 @@ class InMemoryTransferRepository:
         )
         return [transfer_id for _, transfer_id in found[:limit]]
 
+    def move_member(self, from_cmid: str, to_cmid: str) -> None:
+        store = self._store
+        store.transfers = {
+            k: replace(t, cmid=to_cmid) if t.cmid == from_cmid else t
+            for k, t in store.transfers.items()
+        }
+        store.quotes = {
+            k: replace(q, cmid=to_cmid) if q.cmid == from_cmid else q
+            for k, q in store.quotes.items()
+        }
+
     def scrub_member(self, cmid: str) -> None:
         store = self._store
         store.transfers = {

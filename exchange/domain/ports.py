@@ -286,6 +286,9 @@ class TransferRepository(Protocol):
 
     def timed_out(self, now_us: int, limit: int) -> list[str]: ...
 
+    def move_member(self, from_cmid: str, to_cmid: str) -> None:
+        """When two members merge on linking, their transfer history goes to the survivor."""
+
     def scrub_member(self, cmid: str) -> None:
         """After erasure: amounts stay under the cmid tombstone, the ppids go."""
 

@@ -120,7 +120,10 @@ def _move_to(uow: UnitOfWork, member: MemberId, cmid: str, now_us: int) -> None:
     if plaintext is not None:
         uow.tiers.save_member_tier(cmid, member.partner_id, uow.vault.seal(cmid, plaintext), now_us)
     if not uow.members.ppids_of(member.cmid):
+        # The emptied member merges into `cmid`: its history follows (grant intervals and
+        # daily caps stay true, and erasure later reaches all of it).
         uow.tiers.move_grants(member.cmid, cmid)
+        uow.transfers.move_member(member.cmid, cmid)
         uow.vault.destroy_key(member.cmid)
 
 

@@ -610,12 +610,6 @@ def test_erasure_scrubs_ppids_from_transfers_and_keeps_amounts(
     assert stored_quote is not None and stored_quote.source_ppid == ""
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="product bug: redeem_link_code deletes the redeemer's old member row even when quotes "
-    "or transfers still reference it (FK quotes/transfers.cmid → members), so relinking a member "
-    "with transfer history fails with an integrity error (INTERNAL)",
-)
 def test_a_member_with_transfers_can_link_again_after_unlinking(
     hub: InMemoryHub, member: Member
 ) -> None:

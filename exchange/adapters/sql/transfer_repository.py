@@ -159,6 +159,10 @@ class SqlTransferRepository:
             )
         )
 
+    def move_member(self, from_cmid: str, to_cmid: str) -> None:
+        for table in (TransferRow, QuoteRow):
+            self.session.execute(update(table).where(table.cmid == from_cmid).values(cmid=to_cmid))
+
     def scrub_member(self, cmid: str) -> None:
         for table in (TransferRow, QuoteRow):
             self.session.execute(
