@@ -18,6 +18,19 @@ from tests.support.coalition import AUDIENCE, TestCoalition, seed_partners
 BACKENDS = ("sqlite", "postgresql")
 
 
+def pytest_collection_modifyitems(
+    config: pytest.Config, items: list[pytest.Item]
+) -> None:
+    """A test marked postgres_only runs on PostgreSQL alone: its SQLite variant is not collected."""
+    keep, drop = [], []
+    for item in items:
+        sqlite_variant = "[sqlite" in item.nodeid
+        (drop if sqlite_variant and item.get_closest_marker("postgres_only") else keep).append(item)
+    if drop:
+        config.hook.pytest_deselected(items=drop)
+        items[:] = keep
+
+
 @pytest.fixture(scope="session")
 def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return databases.migrated_sqlite_template(tmp_path_factory.mktemp("sqlite-template"))
@@ -36,8 +49,6 @@ def database_url(
 ) -> Iterator[str]:
     """A migrated, empty database: a fresh SQLite file, or the run's PostgreSQL, emptied."""
     if request.param == "sqlite":
-        if request.node.get_closest_marker("postgres_only"):
-            pytest.skip("PostgreSQL-only behaviour")
         yield databases.fresh_sqlite_copy(sqlite_template, tmp_path)
         return
     url = request.getfixturevalue("postgres_url")
