@@ -1,1 +1,1 @@
-"""Nightly settlement: netting, statements and payment files (built with the settlement issue)."""
+"""Nightly settlement: netting, verifiable statements, payment files and reconciliation."""

@@ -9,6 +9,7 @@ from dataclasses import replace
 from typing import TYPE_CHECKING, TypeVar
 
 from exchange.adapters.memory_exchange import (
+    InMemoryBusinessDayRepository,
     InMemoryLedger,
     InMemoryRateAgreementRepository,
     InMemoryTransferRepository,
@@ -215,6 +216,7 @@ class InMemoryUnitOfWork:
         self._rates = InMemoryRateAgreementRepository(self._working)
         self._transfers = InMemoryTransferRepository(self._working)
         self._ledger = InMemoryLedger(self._working)
+        self._business_days = InMemoryBusinessDayRepository(self._working)
         self._open = False
 
     def _opened(self, repository: _Repository) -> _Repository:
@@ -256,6 +258,10 @@ class InMemoryUnitOfWork:
     @property
     def ledger(self) -> InMemoryLedger:
         return self._opened(self._ledger)
+
+    @property
+    def business_days(self) -> InMemoryBusinessDayRepository:
+        return self._opened(self._business_days)
 
     def __enter__(self) -> InMemoryUnitOfWork:
         # Held until exit, like BEGIN IMMEDIATE: one unit of work at a time, so no lost updates.

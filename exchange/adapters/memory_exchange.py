@@ -5,6 +5,7 @@ from __future__ import annotations
 import secrets
 from collections import defaultdict
 from dataclasses import replace
+from datetime import date, timedelta
 from typing import TYPE_CHECKING
 
 from exchange.adapters.memory_store import AccountRow, EntryRow, InMemoryStore, JournalRow
@@ -125,6 +126,7 @@ class InMemoryTransferRepository:
         self._store.transfers[transfer.transfer_id] = replace(
             row, state=transfer.state, resolved_at_us=transfer.resolved_at_us,
             void_reason=transfer.void_reason, reject_reason=transfer.reject_reason,
+            business_day=transfer.business_day,
         )
 
     def source_points_since(
@@ -282,3 +284,25 @@ if TYPE_CHECKING:
     _rates_check: RateAgreementRepository = InMemoryRateAgreementRepository(InMemoryStore())
     _transfers_check: TransferRepository = InMemoryTransferRepository(InMemoryStore())
     _ledger_check: Ledger = InMemoryLedger(InMemoryStore())
+
+
+class InMemoryBusinessDayRepository:
+    """Business days: opened on first use, closed once (a unit holds the whole store)."""
+
+    def __init__(self, store: InMemoryStore) -> None:
+        self._store = store
+
+    def open_day_at_or_after(self, business_day: str) -> str:
+        day = date.fromisoformat(business_day)
+        while self._store.business_days.setdefault(day.isoformat(), "open") != "open":
+            day += timedelta(days=1)
+        return day.isoformat()
+
+    def close(self, business_day: str, at_us: int) -> bool:
+        if self._store.business_days.get(business_day) == "closed":
+            return False
+        self._store.business_days[business_day] = "closed"
+        return True
+
+    def state(self, business_day: str) -> str | None:
+        return self._store.business_days.get(business_day)

@@ -89,6 +89,7 @@ class InMemoryStore:
     # In insertion order, like the entries' autoincrement key.
     ledger_entries: list[EntryRow] = field(default_factory=list)
     ledger_accounts: dict[str, AccountRow] = field(default_factory=dict)
+    business_days: dict[str, str] = field(default_factory=dict)
 
     def copy(self) -> InMemoryStore:
         copied = InMemoryStore()

@@ -64,6 +64,12 @@ STATUS_BY_CODE: dict[ErrorCode, grpc.StatusCode] = {
     ErrorCode.TRANSFER_TIMED_OUT: grpc.StatusCode.FAILED_PRECONDITION,
     ErrorCode.TRANSFER_NOT_COMPLETED: grpc.StatusCode.FAILED_PRECONDITION,
     ErrorCode.ALREADY_REVERSED: grpc.StatusCode.FAILED_PRECONDITION,
+    ErrorCode.DAY_NOT_OVER: grpc.StatusCode.FAILED_PRECONDITION,
+    ErrorCode.NOT_SETTLED: grpc.StatusCode.FAILED_PRECONDITION,
+    ErrorCode.DISPUTE_NOT_FOUND: grpc.StatusCode.NOT_FOUND,
+    ErrorCode.DISPUTE_NOT_OPEN: grpc.StatusCode.FAILED_PRECONDITION,
+    ErrorCode.DISPUTE_ALREADY_OPEN: grpc.StatusCode.FAILED_PRECONDITION,
+    ErrorCode.RECORD_NOT_FOUND: grpc.StatusCode.NOT_FOUND,
     ErrorCode.INTERNAL: grpc.StatusCode.INTERNAL,
 }
 

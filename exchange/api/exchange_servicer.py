@@ -214,7 +214,7 @@ class ExchangeServicer:
         self, request: pb.ConfirmCreditRequest, call: CallContext
     ) -> pb.ConfirmCreditResponse:
         transfer = transfers.confirm_credit(
-            call.uow, self.clock, call.partner_id, request.transfer_id
+            call.uow, self.clock, call.partner_id, request.transfer_id, self.settings.calendar
         )
         return pb.ConfirmCreditResponse(transfer=transfer_message(transfer, call.partner_id))
 

@@ -30,6 +30,7 @@ class JournalKind(enum.Enum):
     HOLD = "hold"
     POST = "post"
     VOID = "void"
+    SETTLE = "settle"  # a business day's net positions paid through the hub's clearing
 
 
 @dataclass(frozen=True, order=True)

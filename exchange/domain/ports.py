@@ -213,6 +213,9 @@ class UnitOfWork(Protocol):
     @property
     def ledger(self) -> Ledger: ...
 
+    @property
+    def business_days(self) -> BusinessDayRepository: ...
+
     def __enter__(self) -> UnitOfWork: ...
 
     def __exit__(self, *exc_info: object) -> None: ...
@@ -296,3 +299,14 @@ class TransferRepository(Protocol):
 class Ledger(Protocol):
     def record(self, journal: Journal, at_us: int) -> None:
         """Appends a journal and its entries and updates the accounts' cached counters."""
+
+
+class BusinessDayRepository(Protocol):
+    def open_day_at_or_after(self, business_day: str) -> str:
+        """The first business day on or after this one that is still open, held open (shared
+        lock) until commit: a day cannot close under a completion that is landing in it."""
+
+    def close(self, business_day: str, at_us: int) -> bool:
+        """Closes the day, waiting for completions landing in it; False if already closed."""
+
+    def state(self, business_day: str) -> str | None: ...

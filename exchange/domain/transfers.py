@@ -75,6 +75,7 @@ class Transfer:
     resolved_at_us: int | None = None
     void_reason: VoidReason | None = None
     reject_reason: str = ""
+    business_day: str | None = None
 
     def ppid_for(self, partner_id: str) -> str:
         """The member as this partner knows them: never the other partner's ppid."""
@@ -83,9 +84,12 @@ class Transfer:
         assert partner_id == self.destination_partner_id, "only the two parties see a transfer"
         return self.destination_ppid
 
-    def completed(self, at_us: int) -> Transfer:
+    def completed(self, at_us: int, business_day: str) -> Transfer:
+        """Completed at `at_us`, settling in `business_day` (the first open day then)."""
         self._ensure_pending()
-        return replace(self, state=TransferState.COMPLETED, resolved_at_us=at_us)
+        return replace(
+            self, state=TransferState.COMPLETED, resolved_at_us=at_us, business_day=business_day
+        )
 
     def voided(self, reason: VoidReason, at_us: int, reject_reason: str = "") -> Transfer:
         self._ensure_pending()

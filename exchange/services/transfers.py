@@ -7,7 +7,7 @@ that tells the other partner what to do commit together or not at all.
 from __future__ import annotations
 
 import secrets
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 
 from exchange.domain import limits
 from exchange.domain.errors import DomainError, ErrorCode, invalid
@@ -25,12 +25,14 @@ from exchange.domain.tiers import DAY_US
 from exchange.domain.transfers import Quote, Transfer, TransferKind, TransferState, VoidReason
 from exchange.services.identity import own_member
 from exchange.services.tiers import check_partner_field
+from settlement.calendar import CoalitionCalendar
 
 
 @dataclass(frozen=True)
 class TransferSettings:
     fee_basis_points: int
     timeout_s: int
+    calendar: CoalitionCalendar = field(default_factory=CoalitionCalendar)
 
 
 def _counterpart(uow: UnitOfWork, member: MemberId, partner_id: str) -> MemberId:
@@ -239,12 +241,19 @@ def _destination_only(
     return transfer, now_us
 
 
-def confirm_credit(uow: UnitOfWork, clock: Clock, caller: str, transfer_id: str) -> Transfer:
-    """Completes a pending transfer; confirming a completed one again changes nothing."""
+def confirm_credit(
+    uow: UnitOfWork,
+    clock: Clock,
+    caller: str,
+    transfer_id: str,
+    calendar: CoalitionCalendar | None = None,
+) -> Transfer:
+    """Completes a pending transfer in the first open business day; again, changes nothing."""
     transfer, now_us = _destination_only(uow, clock, caller, transfer_id)
     if transfer.state is TransferState.COMPLETED:
         return transfer
-    completed = transfer.completed(now_us)
+    today = (calendar or CoalitionCalendar()).business_day_of(now_us).isoformat()
+    completed = transfer.completed(now_us, uow.business_days.open_day_at_or_after(today))
     uow.transfers.save(completed)
     uow.ledger.record(post_journal(transfer.transfer_id, _legs_for(uow, transfer)), now_us)
     uow.events.append(transfer.source_partner_id, TransferCompleted(completed))

@@ -95,9 +95,11 @@ def _check_transfers(engine: Engine) -> list[str]:
     problems = []
     kinds: dict[str, set[str]] = defaultdict(set)
     with engine.connect() as connection:
-        for transfer_id, kind in connection.execute(
-            select(JournalRow.transfer_id, JournalRow.kind)
-        ):
+        # Settlement journals belong to a business day, not to a transfer.
+        transfer_journals = select(JournalRow.transfer_id, JournalRow.kind).where(
+            JournalRow.kind.in_(["hold", "post", "void"])
+        )
+        for transfer_id, kind in connection.execute(transfer_journals):
             kinds[transfer_id].add(kind)
         for transfer_id, state in connection.execute(
             select(TransferRow.transfer_id, TransferRow.state).execution_options(

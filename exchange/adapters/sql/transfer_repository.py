@@ -38,6 +38,7 @@ def _transfer(row: TransferRow) -> Transfer:
         row.resolved_at_us,
         VoidReason(row.void_reason) if row.void_reason else None,
         row.reject_reason,
+        row.business_day,
     )
 
 
@@ -90,6 +91,7 @@ class SqlTransferRepository:
                 resolved_at_us=transfer.resolved_at_us,
                 void_reason=transfer.void_reason.value if transfer.void_reason else None,
                 reject_reason=transfer.reject_reason,
+                business_day=transfer.business_day,
             )
         )
 

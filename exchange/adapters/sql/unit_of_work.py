@@ -8,6 +8,7 @@ from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
 from exchange.adapters.clock import SystemClock
+from exchange.adapters.sql.business_days import SqlBusinessDayRepository
 from exchange.adapters.sql.feed_repository import SqlEventFeed
 from exchange.adapters.sql.ledger_repository import SqlLedger
 from exchange.adapters.sql.member_repositories import SqlMemberRepository, SqlMemberVault
@@ -31,6 +32,7 @@ class SqlUnitOfWork:
     rates: SqlRateAgreementRepository
     transfers: SqlTransferRepository
     ledger: SqlLedger
+    business_days: SqlBusinessDayRepository
 
     def __init__(self, factory: SqlUnitOfWorkFactory) -> None:
         self._factory = factory
@@ -47,6 +49,7 @@ class SqlUnitOfWork:
         self.rates = SqlRateAgreementRepository(self.session)
         self.transfers = SqlTransferRepository(self.session)
         self.ledger = SqlLedger(self.session)
+        self.business_days = SqlBusinessDayRepository(self.session)
         return self
 
     def __exit__(self, *exc_info: object) -> None:

@@ -1,0 +1,358 @@
+"""SQL side of settlement: streams a day's records, stores runs, leaves, positions, disputes.
+
+Records are read in transfer-id order in batches (yield_per), so a run's memory does not grow
+with the number of transfers; the day's leaf hashes are written back in batches as they go.
+"""
+
+from __future__ import annotations
+
+import heapq
+from collections.abc import Iterator
+
+from sqlalchemy import delete, insert, or_, select, update
+from sqlalchemy.orm import Session
+
+from exchange.adapters.sql.tables import (
+    AdjustmentRow,
+    DisputeRow,
+    PaymentInstructionRow,
+    ReconciliationRow,
+    SettlementDayRow,
+    SettlementLeafRow,
+    SettlementPositionRow,
+    SettlementRunRow,
+    TransferRow,
+)
+from settlement.model import Direction, NetPosition, PaymentInstruction, TransferRecord
+
+STREAM_BATCH_ROWS = 5_000
+LEAF_BATCH_ROWS = 5_000
+
+
+def _transfer_records(session: Session, business_day: str) -> Iterator[TransferRecord]:
+    query = (
+        select(
+            TransferRow.transfer_id,
+            TransferRow.kind,
+            TransferRow.source_partner_id,
+            TransferRow.destination_partner_id,
+            TransferRow.source_points,
+            TransferRow.destination_points,
+            TransferRow.currency,
+            TransferRow.settlement_amount_minor,
+            TransferRow.fee_minor,
+            TransferRow.resolved_at_us,
+        )
+        .where(TransferRow.business_day == business_day, TransferRow.state == "completed")
+        .order_by(TransferRow.transfer_id)
+        .execution_options(yield_per=STREAM_BATCH_ROWS)
+    )
+    for row in session.execute(query):
+        yield TransferRecord(
+            row.transfer_id,
+            row.kind,
+            row.source_partner_id,
+            row.destination_partner_id,
+            row.source_points,
+            row.destination_points,
+            row.currency,
+            row.settlement_amount_minor,
+            row.fee_minor,
+            business_day,
+            row.resolved_at_us,
+        )
+
+
+def _adjustment_records(session: Session, business_day: str) -> Iterator[TransferRecord]:
+    query = (
+        select(AdjustmentRow)
+        .where(AdjustmentRow.business_day == business_day)
+        .order_by(AdjustmentRow.adjustment_id)
+    )
+    for row in session.execute(query).scalars():
+        yield TransferRecord(
+            row.adjustment_id,
+            "adjustment",
+            row.payer,
+            row.payee,
+            0,
+            0,
+            row.currency,
+            row.amount_minor,
+            0,
+            business_day,
+            row.created_at_us,
+        )
+
+
+def day_records(session: Session, business_day: str) -> Iterator[TransferRecord]:
+    """Every record of a business day, transfers and adjustments, in id order."""
+    return heapq.merge(
+        _transfer_records(session, business_day),
+        _adjustment_records(session, business_day),
+        key=lambda record: record.transfer_id,
+    )
+
+
+def partner_records(
+    session: Session, business_day: str, partner_id: str, currency: str
+) -> Iterator[TransferRecord]:
+    for record in day_records(session, business_day):
+        if record.currency == currency and partner_id in (
+            record.source_partner_id,
+            record.destination_partner_id,
+        ):
+            yield record
+
+
+class LeafWriter:
+    """Buffers a day's leaf hashes and writes them in batches."""
+
+    def __init__(self, session: Session, business_day: str) -> None:
+        self.session = session
+        self.business_day = business_day
+        self.buffer: list[dict[str, object]] = []
+
+    def add(self, index: int, transfer_id: str, leaf_hash: bytes) -> None:
+        self.buffer.append(
+            {
+                "business_day": self.business_day,
+                "leaf_index": index,
+                "transfer_id": transfer_id,
+                "leaf_hash": leaf_hash,
+            }
+        )
+        if len(self.buffer) >= LEAF_BATCH_ROWS:
+            self.flush()
+
+    def flush(self) -> None:
+        if self.buffer:
+            self.session.execute(insert(SettlementLeafRow), self.buffer)
+            self.buffer = []
+
+
+def leaf_hashes(session: Session, business_day: str) -> list[bytes]:
+    query = (
+        select(SettlementLeafRow.leaf_hash)
+        .where(SettlementLeafRow.business_day == business_day)
+        .order_by(SettlementLeafRow.leaf_index)
+    )
+    return list(session.execute(query).scalars())
+
+
+def leaf_index(session: Session, business_day: str, transfer_id: str) -> int | None:
+    return session.execute(
+        select(SettlementLeafRow.leaf_index).where(
+            SettlementLeafRow.business_day == business_day,
+            SettlementLeafRow.transfer_id == transfer_id,
+        )
+    ).scalar()
+
+
+def settled_day(session: Session, business_day: str) -> SettlementDayRow | None:
+    return (
+        session.execute(
+            select(SettlementDayRow).where(SettlementDayRow.business_day == business_day)
+        )
+        .scalars()
+        .first()
+    )
+
+
+def store_day(session: Session, business_day: str, root: bytes, size: int, at_us: int) -> None:
+    session.execute(
+        insert(SettlementDayRow).values(
+            business_day=business_day, merkle_root=root, tree_size=size, settled_at_us=at_us
+        )
+    )
+
+
+def store_run(
+    session: Session,
+    run: tuple[str, str, int, int],
+    positions: list[NetPosition],
+    instructions: list[PaymentInstruction],
+) -> None:
+    business_day, currency, record_count, at_us = run
+    session.execute(
+        insert(SettlementRunRow).values(
+            business_day=business_day,
+            currency=currency,
+            record_count=record_count,
+            settled_at_us=at_us,
+        )
+    )
+    if positions:
+        session.execute(
+            insert(SettlementPositionRow),
+            [
+                {
+                    "business_day": business_day,
+                    "currency": currency,
+                    "participant": p.participant,
+                    "receivable_minor": p.receivable_minor,
+                    "payable_minor": p.payable_minor,
+                    "net_minor": p.net_minor,
+                }
+                for p in positions
+            ],
+        )
+    if instructions:
+        session.execute(
+            insert(PaymentInstructionRow),
+            [
+                {
+                    "clearing_reference": i.clearing_reference,
+                    "business_day": i.business_day,
+                    "currency": i.currency,
+                    "participant": i.participant,
+                    "direction": i.direction.value,
+                    "amount_minor": i.amount_minor,
+                }
+                for i in instructions
+            ],
+        )
+
+
+def runs(session: Session, business_day: str) -> list[SettlementRunRow]:
+    return list(
+        session.execute(
+            select(SettlementRunRow)
+            .where(SettlementRunRow.business_day == business_day)
+            .order_by(SettlementRunRow.currency)
+        ).scalars()
+    )
+
+
+def positions(session: Session, business_day: str, currency: str) -> list[NetPosition]:
+    rows = session.execute(
+        select(SettlementPositionRow)
+        .where(
+            SettlementPositionRow.business_day == business_day,
+            SettlementPositionRow.currency == currency,
+        )
+        .order_by(SettlementPositionRow.participant)
+    ).scalars()
+    return [
+        NetPosition(r.participant, r.currency, r.receivable_minor, r.payable_minor, r.net_minor)
+        for r in rows
+    ]
+
+
+def instructions(
+    session: Session, business_day: str, participant: str | None = None
+) -> list[PaymentInstruction]:
+    query = select(PaymentInstructionRow).where(PaymentInstructionRow.business_day == business_day)
+    if participant is not None:
+        query = query.where(PaymentInstructionRow.participant == participant)
+    rows = session.execute(query.order_by(PaymentInstructionRow.clearing_reference)).scalars()
+    return [
+        PaymentInstruction(
+            r.clearing_reference,
+            r.business_day,
+            r.currency,
+            r.participant,
+            Direction(r.direction),
+            r.amount_minor,
+        )
+        for r in rows
+    ]
+
+
+def add_adjustment(session: Session, values: dict[str, object]) -> None:
+    session.execute(insert(AdjustmentRow).values(values))
+
+
+def add_dispute(session: Session, values: dict[str, object]) -> None:
+    session.execute(insert(DisputeRow).values(values))
+
+
+def get_dispute(
+    session: Session, dispute_id: str, *, for_update: bool = False
+) -> DisputeRow | None:
+    query = select(DisputeRow).where(DisputeRow.dispute_id == dispute_id)
+    if for_update:
+        query = query.with_for_update()
+    return session.execute(query).scalars().first()
+
+
+def resolve_dispute(session: Session, dispute_id: str, values: dict[str, object]) -> None:
+    session.execute(update(DisputeRow).where(DisputeRow.dispute_id == dispute_id).values(values))
+
+
+def disputes_of(session: Session, partner_id: str) -> list[DisputeRow]:
+    return list(
+        session.execute(
+            select(DisputeRow)
+            .where(or_(DisputeRow.opened_by == partner_id, DisputeRow.counterparty == partner_id))
+            .order_by(DisputeRow.opened_at_us, DisputeRow.dispute_id)
+        ).scalars()
+    )
+
+
+def open_dispute_exists(session: Session, transfer_id: str, partner_id: str) -> bool:
+    return (
+        session.execute(
+            select(DisputeRow.dispute_id).where(
+                DisputeRow.transfer_id == transfer_id,
+                DisputeRow.opened_by == partner_id,
+                DisputeRow.state == "open",
+            )
+        ).first()
+        is not None
+    )
+
+
+def stored_reconciliation(
+    session: Session, partner_id: str, business_day: str, digest: bytes
+) -> ReconciliationRow | None:
+    return (
+        session.execute(
+            select(ReconciliationRow).where(
+                ReconciliationRow.partner_id == partner_id,
+                ReconciliationRow.business_day == business_day,
+                ReconciliationRow.upload_sha256 == digest,
+            )
+        )
+        .scalars()
+        .first()
+    )
+
+
+def store_reconciliation(session: Session, values: dict[str, object]) -> None:
+    session.execute(insert(ReconciliationRow).values(values))
+
+
+def hub_day_of(session: Session, transfer_id: str) -> str | None:
+    return session.execute(
+        select(TransferRow.business_day).where(
+            TransferRow.transfer_id == transfer_id, TransferRow.state == "completed"
+        )
+    ).scalar()
+
+
+def transfer_record(session: Session, transfer_id: str) -> TransferRecord | None:
+    row = (
+        session.execute(select(TransferRow).where(TransferRow.transfer_id == transfer_id))
+        .scalars()
+        .first()
+    )
+    if row is None or row.state != "completed" or row.business_day is None:
+        return None
+    return TransferRecord(
+        row.transfer_id,
+        row.kind,
+        row.source_partner_id,
+        row.destination_partner_id,
+        row.source_points,
+        row.destination_points,
+        row.currency,
+        row.settlement_amount_minor,
+        row.fee_minor,
+        row.business_day,
+        row.resolved_at_us or 0,
+    )
+
+
+def discard_leaves(session: Session, business_day: str) -> None:
+    session.execute(delete(SettlementLeafRow).where(SettlementLeafRow.business_day == business_day))

@@ -1,0 +1,196 @@
+"""Settling a business day: close it, net it per currency, root it, post it; once.
+
+A day is settled at most once. Settling it again recomputes the root from the records and
+returns what was stored; a different root means a closed day's input changed: an alarm, and
+nothing is overwritten.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from sqlalchemy import Engine
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from coalition import merkle
+from coalition.records import encode_record
+from exchange.adapters.sql import settlement_store as store
+from exchange.adapters.sql.business_days import SqlBusinessDayRepository
+from exchange.adapters.sql.engine import run_with_retries
+from exchange.adapters.sql.ledger_repository import SqlLedger
+from exchange.domain.errors import DomainError, ErrorCode
+from exchange.domain.ledger import (
+    AccountRef,
+    Entry,
+    Journal,
+    JournalKind,
+    Phase,
+    Side,
+)
+from exchange.domain.ports import Clock
+from settlement.calendar import CoalitionCalendar, parse_day
+from settlement.model import HUB_PARTICIPANT, NetPosition, TransferRecord
+from settlement.netting import Netting
+
+log = logging.getLogger(__name__)
+
+PROGRESS_EVERY_RECORDS = 100_000
+Progress = Callable[[int], None]
+
+
+def record_bytes(record: TransferRecord) -> bytes:
+    return encode_record(
+        transfer_id=record.transfer_id,
+        kind=record.kind,
+        source_partner_id=record.source_partner_id,
+        destination_partner_id=record.destination_partner_id,
+        source_points=record.source_points,
+        destination_points=record.destination_points,
+        currency=record.currency,
+        amount_minor=record.amount_minor,
+        fee_minor=record.fee_minor,
+        business_day=record.business_day,
+        completed_at_us=record.completed_at_us,
+    )
+
+
+@dataclass
+class DaySettlement:
+    business_day: str
+    merkle_root: bytes
+    tree_size: int
+    settled_at_us: int
+    currencies: list[str]
+    already_settled: bool = False
+    alarm: str | None = None
+    positions: dict[str, list[NetPosition]] = field(default_factory=dict)
+
+
+def check_day_over(calendar: CoalitionCalendar, business_day: str, now_us: int) -> None:
+    try:
+        day = parse_day(business_day)
+    except ValueError:
+        raise DomainError(
+            ErrorCode.INVALID_ARGUMENT, "business_day must be a date written YYYY-MM-DD"
+        ) from None
+    if calendar.cutoff_us(day) > now_us:
+        raise DomainError(ErrorCode.DAY_NOT_OVER, f"business day {business_day} has not ended")
+
+
+def settle_day(
+    engine: Engine,
+    calendar: CoalitionCalendar,
+    clock: Clock,
+    business_day: str,
+    progress: Progress | None = None,
+) -> DaySettlement:
+    """Closes and settles one business day, or returns the stored settlement of it."""
+    check_day_over(calendar, business_day, clock.now_us())
+    _close(engine, business_day, clock.now_us())
+    stored = _stored(engine, business_day)
+    if stored is not None:
+        return _verified(engine, stored)
+    try:
+        return run_with_retries(lambda: _run(engine, business_day, clock.now_us(), progress))
+    except IntegrityError:
+        # Another process settled the day at the same moment; its result is the result.
+        stored = _stored(engine, business_day)
+        assert stored is not None, "an insert conflict means a settlement was stored"
+        return stored
+
+
+def _close(engine: Engine, business_day: str, at_us: int) -> None:
+    def close() -> None:
+        with Session(engine) as session, session.begin():
+            # Waits for completions holding the day open; later ones land in the next day.
+            if SqlBusinessDayRepository(session).close(business_day, at_us):
+                log.info("business day %s closed", business_day)
+
+    run_with_retries(close)
+
+
+def _stored(engine: Engine, business_day: str) -> DaySettlement | None:
+    with Session(engine) as session:
+        day = store.settled_day(session, business_day)
+        if day is None:
+            return None
+        currencies = [run.currency for run in store.runs(session, business_day)]
+        return DaySettlement(
+            business_day,
+            day.merkle_root,
+            day.tree_size,
+            day.settled_at_us,
+            currencies,
+            True,
+            positions={c: store.positions(session, business_day, c) for c in currencies},
+        )
+
+
+def _verified(engine: Engine, stored: DaySettlement) -> DaySettlement:
+    """Recomputes the day's root from its records: a closed day's input must never change."""
+    builder = merkle.RootBuilder()
+    with Session(engine) as session:
+        for record in store.day_records(session, stored.business_day):
+            builder.add(merkle.leaf_hash(record_bytes(record)))
+    if builder.root() != stored.merkle_root or builder.size != stored.tree_size:
+        stored.alarm = (
+            f"ALARM: the records of closed business day {stored.business_day} changed since it "
+            f"was settled ({builder.size} records now, {stored.tree_size} then); the stored "
+            "settlement stands and nothing was changed"
+        )
+        log.error("%s", stored.alarm)
+    return stored
+
+
+def _run(engine: Engine, business_day: str, at_us: int, progress: Progress | None) -> DaySettlement:
+    builder = merkle.RootBuilder()
+    nettings: dict[str, Netting] = {}
+    # One transaction reads the day and writes its settlement: the records cannot change
+    # underneath (the day is closed) and nothing is visible until all of it is stored.
+    with Session(engine) as session, session.begin():
+        leaves = store.LeafWriter(session, business_day)
+        for index, record in enumerate(store.day_records(session, business_day)):
+            leaf = merkle.leaf_hash(record_bytes(record))
+            builder.add(leaf)
+            leaves.add(index, record.transfer_id, leaf)
+            nettings.setdefault(record.currency, Netting(business_day, record.currency))
+            nettings[record.currency].add(record)
+            if progress is not None and (index + 1) % PROGRESS_EVERY_RECORDS == 0:
+                progress(index + 1)
+        leaves.flush()
+        store.store_day(session, business_day, builder.root(), builder.size, at_us)
+        settlement = DaySettlement(
+            business_day, builder.root(), builder.size, at_us, sorted(nettings)
+        )
+        for currency in sorted(nettings):
+            result = nettings[currency].result()
+            store.store_run(
+                session,
+                (business_day, currency, result.record_count, at_us),
+                result.positions,
+                result.instructions,
+            )
+            journal = _settlement_journal(business_day, currency, result.positions)
+            SqlLedger(session).record(journal, at_us)
+            settlement.positions[currency] = result.positions
+    log.info("business day %s settled: %s records", business_day, builder.size)
+    return settlement
+
+
+def _settlement_journal(business_day: str, currency: str, positions: list[NetPosition]) -> Journal:
+    """Pays every net position through the hub's clearing account, zeroing the day."""
+    clearing = AccountRef(HUB_PARTICIPANT, "clearing", currency)
+    entries: list[Entry] = []
+    for position in positions:
+        if position.net_minor == 0:
+            continue
+        purpose = "fees" if position.participant == HUB_PARTICIPANT else "settlement"
+        account = AccountRef(position.participant, purpose, currency)
+        amount = abs(position.net_minor)
+        debit, credit = (account, clearing) if position.net_minor > 0 else (clearing, account)
+        entries.append(Entry(debit, Side.DEBIT, Phase.POST, amount))
+        entries.append(Entry(credit, Side.CREDIT, Phase.POST, amount))
+    return Journal(JournalKind.SETTLE, f"settle:{business_day}:{currency}", tuple(entries))
