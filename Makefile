@@ -36,3 +36,9 @@ lint-proto:
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache coalition.db coalition.db-* .coalition
+
+# Speed is measured, not asserted: prints figures and writes bench-results/settlement_day.json.
+BENCH_TRANSFERS ?= 1000000
+.PHONY: bench-settlement
+bench-settlement: $(STAMP)
+	$(BIN)/python -m benchmarks.settlement_day --transfers $(BENCH_TRANSFERS)

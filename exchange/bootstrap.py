@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import threading
 from dataclasses import dataclass, field
+from datetime import timedelta
 
 import grpc
 from cryptography.hazmat.primitives import hashes, serialization
@@ -13,7 +14,14 @@ from grpc_health.v1 import health
 from sqlalchemy import Engine
 
 from coalition.keys import SigningKey, load_signing_key
-from coalition.v1 import event_pb2, exchange_pb2, identity_pb2, partner_pb2, tier_pb2
+from coalition.v1 import (
+    event_pb2,
+    exchange_pb2,
+    identity_pb2,
+    partner_pb2,
+    settlement_pb2,
+    tier_pb2,
+)
 from exchange.adapters.clock import SystemClock
 from exchange.adapters.feed_notifier import FeedNotifier
 from exchange.adapters.sql.engine import create_database_engine, run_with_retries
@@ -26,10 +34,12 @@ from exchange.api.identity_servicer import IdentityServicer
 from exchange.api.partner_servicer import PartnerServicer
 from exchange.api.pipeline import PipelineSettings, RequestPipeline
 from exchange.api.server import build_server
+from exchange.api.settlement_servicer import SettlementServicer
 from exchange.api.tier_servicer import TierServicer
 from exchange.config import Settings
 from exchange.domain import limits
 from exchange.domain.ports import Clock, UnitOfWorkFactory
+from exchange.services.settlement import DaySettlement, settle_day
 from exchange.services.transfers import (
     TransferSettings,
     timed_out_transfers,
@@ -57,7 +67,12 @@ class Hub:
 
     def start(self) -> None:
         self.server.start()
-        for name, loop in (("purge", self._purge_loop), ("timeouts", self._timeout_loop)):
+        loops = (
+            ("purge", self._purge_loop),
+            ("timeouts", self._timeout_loop),
+            ("settlement", self._settlement_loop),
+        )
+        for name, loop in loops:
             thread = threading.Thread(target=loop, name=name, daemon=True)
             thread.start()
             self._threads.append(thread)
@@ -119,6 +134,24 @@ class Hub:
             except Exception:
                 log.exception("voiding timed-out transfers failed; will try again")
 
+    def settle_ended_day(self) -> DaySettlement | None:
+        """Settles the last business day whose cut-off plus the delay has passed, once."""
+        calendar = self.settings.calendar
+        delay_us = self.settings.settlement_delay_s * 1_000_000
+        now_us = self.clock.now_us()
+        current = calendar.business_day_of(now_us - delay_us)
+        ended = (current - timedelta(days=1)).isoformat()
+        return settle_day(self.engine, calendar, self.clock, ended)
+
+    def _settlement_loop(self) -> None:
+        while not self._stopping.wait(limits.SETTLEMENT_CHECK_INTERVAL_S):
+            try:
+                settled = self.settle_ended_day()
+                if settled is not None and not settled.already_settled:
+                    log.info("settled business day %s", settled.business_day)
+            except Exception:
+                log.exception("the nightly settlement failed; will try again")
+
     def _purge_loop(self) -> None:
         while not self._stopping.wait(limits.PURGE_INTERVAL_S):
             try:
@@ -171,8 +204,14 @@ def bootstrap(
             ExchangeServicer(
                 clock,
                 hub_key,
-                TransferSettings(settings.fee_basis_points, settings.transfer_timeout_s),
+                TransferSettings(
+                    settings.fee_basis_points, settings.transfer_timeout_s, settings.calendar
+                ),
             ),
+        ),
+        (
+            settlement_pb2.DESCRIPTOR.services_by_name["SettlementService"],
+            SettlementServicer(clock, hub_key, settings.calendar),
         ),
     ]
     server, health_servicer, port = build_server(settings, pipeline, services)

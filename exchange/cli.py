@@ -18,6 +18,7 @@ from coalition.keys import SigningKey, load_public_key, write_key_pair
 from exchange.adapters.clock import SystemClock
 from exchange.adapters.sql.engine import create_database_engine, is_sqlite
 from exchange.adapters.sql.migrations import current_revision, head_revision, upgrade
+from exchange.adapters.sql.tables import PartnerRow
 from exchange.adapters.sql.unit_of_work import SqlUnitOfWorkFactory
 from exchange.config import ENVIRONMENT_NAMES, Settings
 from exchange.domain.errors import DomainError
@@ -54,6 +55,18 @@ def _serve_options(parser: argparse.ArgumentParser) -> None:
     )
 
 
+def _export_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--out", type=Path, help="directory for the files (default exports/<business day>)"
+    )
+    parser.add_argument(
+        "--bank-accounts",
+        type=Path,
+        help='JSON {"participant": {"name", "iban", "bic"}}, "hub" for the clearing account; '
+        "needed for the pain.001 pay-out file",
+    )
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="coalition", description=__doc__)
     parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
@@ -86,6 +99,33 @@ def build_parser() -> argparse.ArgumentParser:
         "check", help="recompute the ledger from its entries; exit 1 on any difference"
     )
     _database_option(check)
+
+    settle = commands.add_parser(
+        "settle", help="close and settle a business day, then write its files"
+    )
+    settle.add_argument("--date", required=True, help="business day, YYYY-MM-DD")
+    settle.add_argument(
+        "--close-now",
+        action="store_true",
+        help="close the day before its cut-off (later completions go to the next day)",
+    )
+    _export_options(settle)
+    _database_option(settle)
+
+    export = commands.add_parser("export", help="write the files of a settled business day")
+    export.add_argument("--date", required=True, help="business day, YYYY-MM-DD")
+    _export_options(export)
+    _database_option(export)
+
+    reconcile = commands.add_parser(
+        "reconcile", help="match a partner's records of a day (CSV) against the hub's"
+    )
+    reconcile.add_argument("--partner", required=True)
+    reconcile.add_argument("--date", required=True, help="business day, YYYY-MM-DD")
+    reconcile.add_argument(
+        "file", type=Path, help="transfer_id,direction,points,amount_minor,currency"
+    )
+    _database_option(reconcile)
 
     demo = commands.add_parser("demo", help="set up a demo coalition, serve it, run the demo")
     _serve_options(demo)
@@ -222,6 +262,103 @@ def cmd_check(args: argparse.Namespace) -> None:
     print("ledger consistent: every journal balances and every cached counter matches")
 
 
+def cmd_settle(args: argparse.Namespace) -> None:
+    from exchange.services.settlement import settle_day
+
+    settings = _settings(args)
+    ensure_schema(settings)
+    engine = create_database_engine(settings.database_url)
+    try:
+        result = settle_day(
+            engine,
+            settings.calendar,
+            SystemClock(),
+            args.date,
+            lambda done: print(f"  ... {done:,} records", flush=True),
+            close_early=args.close_now,
+        )
+    except DomainError as error:
+        raise CommandError(error.message) from None
+    finally:
+        engine.dispose()
+    state = "already settled; stored result" if result.already_settled else "settled"
+    print(
+        f"business day {result.business_day} {state}: {result.tree_size} records, "
+        f"Merkle root {result.merkle_root.hex()}"
+    )
+    for currency, positions in result.positions.items():
+        for p in positions:
+            print(
+                f"  {currency} {p.participant:<10} receivable {p.receivable_minor:>12} "
+                f"payable {p.payable_minor:>12} net {p.net_minor:>12} (minor units)"
+            )
+    _write_exports(settings, args)
+    if result.alarm:
+        raise CommandError(result.alarm)
+
+
+def _write_exports(settings: Settings, args: argparse.Namespace) -> None:
+    from sqlalchemy.orm import Session
+
+    from exchange.services.export_files import day_files, load_bank_accounts
+
+    try:
+        banks = load_bank_accounts(args.bank_accounts) if args.bank_accounts else {}
+    except ValueError as error:
+        raise CommandError(str(error)) from None
+    out: Path = args.out or Path("exports") / args.date
+    engine = create_database_engine(settings.database_url)
+    try:
+        with Session(engine) as session:
+            files, notes = day_files(session, args.date, banks)
+    except DomainError as error:
+        raise CommandError(error.message) from None
+    finally:
+        engine.dispose()
+    out.mkdir(parents=True, exist_ok=True)
+    for name, data in sorted(files.items()):
+        (out / name).write_bytes(data)
+        print(f"  wrote {out / name} ({len(data):,} bytes)")
+    for note in notes:
+        print(f"  note: {note}")
+
+
+def cmd_export(args: argparse.Namespace) -> None:
+    settings = _settings(args)
+    ensure_schema(settings, migrate_sqlite=False)
+    _write_exports(settings, args)
+
+
+def cmd_reconcile(args: argparse.Namespace) -> None:
+    from sqlalchemy.orm import Session
+
+    from exchange.services.disputes import submit_reconciliation
+    from settlement.reconciliation import ReconciliationInputError, breaks_csv, parse_partner_csv
+
+    settings = _settings(args)
+    try:
+        records = parse_partner_csv(args.file.read_bytes())
+    except OSError as error:
+        raise CommandError(f"cannot read {args.file}: {error}") from None
+    except ReconciliationInputError as error:
+        raise CommandError(f"{args.file}: {error}") from None
+    ensure_schema(settings, migrate_sqlite=False)
+    engine = create_database_engine(settings.database_url)
+    try:
+        with Session(engine) as session, session.begin():
+            if session.get(PartnerRow, args.partner) is None:
+                raise CommandError(f"no partner {args.partner}")
+            reconciliation_id, breaks = submit_reconciliation(
+                session, SystemClock(), args.partner, args.date, records
+            )
+    except DomainError as error:
+        raise CommandError(error.message) from None
+    finally:
+        engine.dispose()
+    print(f"reconciliation {reconciliation_id}: {len(breaks)} break(s)")
+    sys.stdout.write(breaks_csv(breaks).decode())
+
+
 def cmd_serve(args: argparse.Namespace) -> None:
     from exchange.bootstrap import bootstrap
 
@@ -273,6 +410,9 @@ HANDLERS: dict[tuple[str, ...], Callable[[argparse.Namespace], None]] = {
     ("partner", "list"): cmd_partner_list,
     ("demo",): cmd_demo,
     ("check",): cmd_check,
+    ("settle",): cmd_settle,
+    ("export",): cmd_export,
+    ("reconcile",): cmd_reconcile,
 }
 
 

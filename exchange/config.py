@@ -3,12 +3,17 @@
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, fields, replace
+from datetime import time
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from sqlalchemy.engine import make_url
+
+from settlement.calendar import CoalitionCalendar
 
 DATABASE_URL_DEFAULT = "sqlite:///./coalition.db"
 LISTEN_ADDRESS_DEFAULT = "127.0.0.1:50051"
@@ -17,6 +22,7 @@ HUB_KEY_PATH_DEFAULT = Path(".coalition/hub/signing.key")
 WORKER_THREADS_DEFAULT = 32
 FEE_BASIS_POINTS_DEFAULT = 25
 TRANSFER_TIMEOUT_S_DEFAULT = 15 * 60
+SETTLEMENT_DELAY_S_DEFAULT = 5 * 60
 SHUTDOWN_GRACE_S_DEFAULT = 10
 
 ENVIRONMENT_NAMES = {
@@ -30,6 +36,9 @@ ENVIRONMENT_NAMES = {
     "worker_threads": "COALITION_WORKER_THREADS",
     "fee_basis_points": "COALITION_FEE_BASIS_POINTS",
     "transfer_timeout_s": "COALITION_TRANSFER_TIMEOUT_S",
+    "time_zone": "COALITION_TIME_ZONE",
+    "cutoff": "COALITION_CUTOFF",
+    "settlement_delay_s": "COALITION_SETTLEMENT_DELAY_S",
 }
 
 
@@ -47,6 +56,15 @@ class Settings:
     # The hub's fee, in basis points of each transfer's settlement amount, paid by the source.
     fee_basis_points: int = FEE_BASIS_POINTS_DEFAULT
     transfer_timeout_s: int = TRANSFER_TIMEOUT_S_DEFAULT
+    # The coalition calendar: IANA zone and local cut-off (HH:MM) that ends a business day.
+    time_zone: str = "UTC"
+    cutoff: str = "00:00"
+    # How long after a cut-off the running hub settles the day that ended.
+    settlement_delay_s: int = SETTLEMENT_DELAY_S_DEFAULT
+
+    @property
+    def calendar(self) -> CoalitionCalendar:
+        return CoalitionCalendar(self.time_zone, time.fromisoformat(self.cutoff))
 
     def __repr__(self) -> str:
         # The database URL may carry a password; show it masked.
@@ -82,6 +100,14 @@ class Settings:
             raise ValueError("fee_basis_points must be 0-10000")
         if self.transfer_timeout_s < 1:
             raise ValueError("transfer_timeout_s must be at least 1 second")
+        if self.settlement_delay_s < 0:
+            raise ValueError("settlement_delay_s must not be negative")
+        try:
+            ZoneInfo(self.time_zone)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(f"time_zone {self.time_zone!r} is not an IANA time zone") from None
+        if not re.fullmatch(r"([01]\d|2[0-3]):[0-5]\d", self.cutoff):
+            raise ValueError("cutoff must be a local time written HH:MM")
         tls = (self.tls_cert_path, self.tls_key_path)
         if (tls[0] is None) != (tls[1] is None):
             raise ValueError("tls_cert_path and tls_key_path go together")
@@ -94,7 +120,13 @@ def _typed(values: dict[str, Any]) -> dict[str, Any]:
     for name in ("hub_key_path", "tls_cert_path", "tls_key_path", "client_ca_path"):
         if name in typed:
             typed[name] = Path(typed[name])
-    for name in ("worker_threads", "shutdown_grace_s", "fee_basis_points", "transfer_timeout_s"):
+    for name in (
+        "worker_threads",
+        "shutdown_grace_s",
+        "fee_basis_points",
+        "transfer_timeout_s",
+        "settlement_delay_s",
+    ):
         if name in typed:
             try:
                 typed[name] = int(typed[name])

@@ -34,7 +34,8 @@ class InMemoryRateAgreementRepository:
     def versions(self, source_partner_id: str, destination_partner_id: str) -> list[RateAgreement]:
         direction = (source_partner_id, destination_partner_id)
         found = [
-            a for a in self._store.rate_agreements.values()
+            a
+            for a in self._store.rate_agreements.values()
             if (a.source_partner_id, a.destination_partner_id) == direction
         ]
         return sorted(found, key=lambda a: a.version)
@@ -66,7 +67,8 @@ class InMemoryRateAgreementRepository:
         self, partner_id: str, after: tuple[str, int] | None, limit: int
     ) -> list[RateAgreement]:
         found = sorted(
-            (key, a) for key, a in self._store.rate_agreements.items()
+            (key, a)
+            for key, a in self._store.rate_agreements.items()
             if partner_id in (a.source_partner_id, a.destination_partner_id)
             and (after is None or key > after)
         )
@@ -124,8 +126,11 @@ class InMemoryTransferRepository:
             return
         # Like the SQL update, only the resolution columns change.
         self._store.transfers[transfer.transfer_id] = replace(
-            row, state=transfer.state, resolved_at_us=transfer.resolved_at_us,
-            void_reason=transfer.void_reason, reject_reason=transfer.reject_reason,
+            row,
+            state=transfer.state,
+            resolved_at_us=transfer.resolved_at_us,
+            void_reason=transfer.void_reason,
+            reject_reason=transfer.reject_reason,
             business_day=transfer.business_day,
         )
 
@@ -133,7 +138,8 @@ class InMemoryTransferRepository:
         self, cmid: str, source_partner_id: str, destination_partner_id: str, since_us: int
     ) -> int:
         return sum(
-            t.source_points for t in self._store.transfers.values()
+            t.source_points
+            for t in self._store.transfers.values()
             if (t.cmid, t.source_partner_id, t.destination_partner_id)
             == (cmid, source_partner_id, destination_partner_id)
             and t.kind is TransferKind.TRANSFER
@@ -144,7 +150,8 @@ class InMemoryTransferRepository:
     def live_reversal_of(self, transfer_id: str) -> Transfer | None:
         return next(
             (
-                t for t in self._store.transfers.values()
+                t
+                for t in self._store.transfers.values()
                 if t.original_transfer_id == transfer_id and t.state is not TransferState.VOIDED
             ),
             None,
@@ -160,7 +167,8 @@ class InMemoryTransferRepository:
     ) -> list[Transfer]:
         start_us, end_us = window_us
         found = [
-            t for t in self._store.transfers.values()
+            t
+            for t in self._store.transfers.values()
             if partner_id in (t.source_partner_id, t.destination_partner_id)
             and (state is None or t.state is state)
             and (start_us is None or t.created_at_us >= start_us)
@@ -172,7 +180,8 @@ class InMemoryTransferRepository:
 
     def timed_out(self, now_us: int, limit: int) -> list[str]:
         found = sorted(
-            (t.timeout_at_us, t.transfer_id) for t in self._store.transfers.values()
+            (t.timeout_at_us, t.transfer_id)
+            for t in self._store.transfers.values()
             if t.state is TransferState.PENDING and t.timeout_at_us <= now_us
         )
         return [transfer_id for _, transfer_id in found[:limit]]

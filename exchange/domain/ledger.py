@@ -31,6 +31,7 @@ class JournalKind(enum.Enum):
     POST = "post"
     VOID = "void"
     SETTLE = "settle"  # a business day's net positions paid through the hub's clearing
+    ADJUST = "adjust"  # an accepted dispute's difference, settled in the next open day
 
 
 @dataclass(frozen=True, order=True)

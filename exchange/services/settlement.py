@@ -69,14 +69,16 @@ class DaySettlement:
     positions: dict[str, list[NetPosition]] = field(default_factory=dict)
 
 
-def check_day_over(calendar: CoalitionCalendar, business_day: str, now_us: int) -> None:
+def check_day_over(
+    calendar: CoalitionCalendar, business_day: str, now_us: int, *, close_early: bool = False
+) -> None:
     try:
         day = parse_day(business_day)
     except ValueError:
         raise DomainError(
             ErrorCode.INVALID_ARGUMENT, "business_day must be a date written YYYY-MM-DD"
         ) from None
-    if calendar.cutoff_us(day) > now_us:
+    if not close_early and calendar.cutoff_us(day) > now_us:
         raise DomainError(ErrorCode.DAY_NOT_OVER, f"business day {business_day} has not ended")
 
 
@@ -86,13 +88,20 @@ def settle_day(
     clock: Clock,
     business_day: str,
     progress: Progress | None = None,
+    *,
+    close_early: bool = False,
 ) -> DaySettlement:
-    """Closes and settles one business day, or returns the stored settlement of it."""
-    check_day_over(calendar, business_day, clock.now_us())
-    _close(engine, business_day, clock.now_us())
+    """Closes and settles one business day, or returns the stored settlement of it.
+
+    `close_early` lets the operator end the day before its cut-off: completions from then on
+    land in the next open day, exactly as after a cut-off.
+    """
+    check_day_over(calendar, business_day, clock.now_us(), close_early=True)
     stored = _stored(engine, business_day)
     if stored is not None:
         return _verified(engine, stored)
+    check_day_over(calendar, business_day, clock.now_us(), close_early=close_early)
+    _close(engine, business_day, clock.now_us())
     try:
         return run_with_retries(lambda: _run(engine, business_day, clock.now_us(), progress))
     except IntegrityError:

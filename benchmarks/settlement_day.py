@@ -1,0 +1,484 @@
+"""Settling one business day of N completed transfers on PostgreSQL: how long, how much memory.
+
+    .venv/bin/python -m benchmarks.settlement_day --transfers 1000000
+
+Creates a throwaway database (COALITION_BENCH_POSTGRES_URL, else the local default admin URL),
+migrates it, seeds one business day with COPY, then measures:
+
+- a plain SQL aggregate of the same rows (what netting alone costs the database);
+- settle_day: stream, hash, net, write the leaves and the settlement (wall time, ru_maxrss);
+- settle_day again: the re-run path, which recomputes the root and returns the stored result;
+- settle_day once more from scratch under tracemalloc (the settlement tables emptied first),
+  for the peak of Python allocations; tracemalloc slows allocation-heavy code, so this run is
+  kept apart from the timed one and its time is reported separately.
+
+Prints a table, writes it to bench-results/settlement_day.json and drops the database, also
+on error. Nothing is asserted about speed; the only failures are wrong answers (the settled
+positions must equal the SQL aggregate's, and every run must give the same root).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import random
+import resource
+import sys
+import time
+import tracemalloc
+import uuid
+from collections import defaultdict
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import asdict, dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import psycopg
+from sqlalchemy import Engine, create_engine, text
+from sqlalchemy.engine import make_url
+
+from exchange.adapters.memory import FixedClock
+from exchange.adapters.sql.engine import create_database_engine
+from exchange.adapters.sql.migrations import upgrade
+from exchange.services.settlement import DaySettlement, settle_day
+from settlement.calendar import CoalitionCalendar, parse_day
+from settlement.model import HUB_PARTICIPANT
+
+ADMIN_URL_ENV = "COALITION_BENCH_POSTGRES_URL"
+ADMIN_URL_DEFAULT = "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
+RESULTS_PATH = Path(__file__).resolve().parents[1] / "bench-results" / "settlement_day.json"
+
+PROGRESS_EVERY = 100_000
+REVERSAL_SHARE = 0.01
+MIB = 1024 * 1024
+DAY_US = 86_400 * 1_000_000
+# The day is over an hour ago when the benchmark settles it.
+AFTER_CUTOFF_US = 3_600 * 1_000_000
+PARTNER_KINDS = ("airline", "hotel", "card_issuer", "retailer")
+CURRENCIES = ("USD", "EUR")
+
+# What netting computes, in one statement: gross obligations per (payer, payee, currency),
+# where a reversal's payer is the destination partner (settlement.model.TransferRecord).
+AGGREGATE_SQL = """
+SELECT CASE WHEN kind = 'reversal' THEN destination_partner_id ELSE source_partner_id END,
+       CASE WHEN kind = 'reversal' THEN source_partner_id ELSE destination_partner_id END,
+       currency,
+       SUM(settlement_amount_minor)::bigint,
+       SUM(fee_minor)::bigint,
+       COUNT(*)
+FROM transfers
+WHERE business_day = %s AND state = 'completed'
+GROUP BY 1, 2, 3
+ORDER BY 1, 2, 3
+"""
+
+# Everything settle_day writes besides closing the day; emptied between the timed run and the
+# traced one. In the throwaway database nothing else writes the ledger.
+SETTLEMENT_TABLES = (
+    "settlement_days, settlement_leaves, settlement_runs, settlement_positions, "
+    "payment_instructions, ledger_entries, journals, ledger_accounts"
+)
+RESET_SQL = "TRUNCATE " + SETTLEMENT_TABLES
+
+TRANSFER_COLUMNS = (
+    "transfer_id, kind, state, source_partner_id, destination_partner_id, cmid, source_ppid, "
+    "destination_ppid, source_points, destination_points, bonus_points, currency, "
+    "settlement_amount_minor, fee_minor, agreement_id, agreement_version, quote_id, "
+    "original_transfer_id, created_at_us, timeout_at_us, resolved_at_us, void_reason, "
+    "reject_reason, business_day"
+)
+
+Position = tuple[int, int, int]  # receivable, payable, net
+Positions = dict[tuple[str, str], Position]  # (currency, participant) -> position
+
+
+@dataclass(frozen=True)
+class Options:
+    transfers: int
+    members: int
+    partners: int
+    business_day: str
+    seed: int
+    output: Path
+
+
+@dataclass(frozen=True)
+class Results:
+    transfers: int
+    seed_s: float
+    sql_aggregate_s: float
+    settle_s: float
+    transfers_per_s: float
+    rerun_s: float
+    tracemalloc_peak_mib: float
+    maxrss_growth_mib: float
+    settle_traced_s: float
+    maxrss_before_mib: float
+    maxrss_after_mib: float
+    members: int
+    partners: int
+    random_seed: int
+    business_day: str
+    tree_size: int
+    merkle_root: str
+    positions_match_sql: bool
+    roots_match: bool
+    postgres: str
+    python: str
+    measured_at: str
+
+
+TABLE_COLUMNS = (
+    ("transfers", "transfers", "{:,}"),
+    ("seed s", "seed_s", "{:.2f}"),
+    ("SQL aggregate s", "sql_aggregate_s", "{:.2f}"),
+    ("settle s", "settle_s", "{:.2f}"),
+    ("transfers/s", "transfers_per_s", "{:,.0f}"),
+    ("re-run s", "rerun_s", "{:.2f}"),
+    ("tracemalloc peak MiB", "tracemalloc_peak_mib", "{:.1f}"),
+    ("maxrss growth MiB", "maxrss_growth_mib", "{:.1f}"),
+)
+
+
+# --- the throwaway database (the few lines of tests/support/databases.py, without pytest) ---
+
+
+def admin_url() -> str:
+    return os.environ.get(ADMIN_URL_ENV, ADMIN_URL_DEFAULT)
+
+
+@contextmanager
+def throwaway_database(admin: str) -> Iterator[str]:
+    """Creates and migrates a fresh database, yields its URL and drops it afterwards."""
+    name = f"coalition_bench_{uuid.uuid4().hex[:12]}"
+    admin_engine = create_engine(admin, isolation_level="AUTOCOMMIT")
+    with admin_engine.connect() as connection:
+        connection.execute(text(f'CREATE DATABASE "{name}"'))
+    url = make_url(admin).set(database=name).render_as_string(hide_password=False)
+    print(f"database {name} created", flush=True)
+    try:
+        engine = create_database_engine(url)
+        try:
+            upgrade(engine)
+        finally:
+            engine.dispose()
+        yield url
+    finally:
+        with admin_engine.connect() as connection:
+            connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin_engine.dispose()
+        print(f"database {name} dropped", flush=True)
+
+
+def libpq_url(url: str) -> str:
+    """The SQLAlchemy URL as a plain postgresql:// URI that psycopg connects to directly."""
+    return make_url(url).set(drivername="postgresql").render_as_string(hide_password=False)
+
+
+# --- seeding ---
+
+
+def partner_ids(count: int) -> list[str]:
+    return [f"bench{number:02d}" for number in range(1, count + 1)]
+
+
+def member_ids(count: int) -> list[str]:
+    return [f"cm_bench{number:08d}" for number in range(count)]
+
+
+def day_start_us(calendar: CoalitionCalendar, business_day: str) -> int:
+    """The first instant of the business day: the previous day's cut-off."""
+    return calendar.cutoff_us(parse_day(business_day) - timedelta(days=1))
+
+
+def transfer_rows(
+    options: Options, partners: Sequence[str], members: Sequence[str], start_us: int
+) -> Iterator[tuple[object, ...]]:
+    """N completed transfers (about 1% reversals) spread over the day, from a fixed seed.
+
+    The payer's currency is its partner's (even partners USD, odd EUR), so both currencies
+    get a run. quote_id is left NULL: nothing in settlement reads it.
+    """
+    rng = random.Random(options.seed)
+    partner_count = len(partners)
+    step_us = max(DAY_US // options.transfers, 1)
+    width = max(len(str(options.transfers - 1)), 10)
+    for index in range(options.transfers):
+        source = rng.randrange(partner_count)
+        destination = (source + 1 + rng.randrange(partner_count - 1)) % partner_count
+        member = rng.randrange(len(members))
+        source_points = rng.randrange(1_000, 200_000)
+        destination_points = source_points * (2 + destination % 3) // 4
+        amount_minor = rng.randrange(50, 500_000)
+        fee_minor = amount_minor // 100
+        kind, original = "transfer", None
+        if index and rng.random() < REVERSAL_SHARE:
+            kind, original = "reversal", f"tr_{rng.randrange(index):0{width}d}"
+        payer = destination if kind == "reversal" else source
+        created_us = start_us + index * step_us
+        yield (
+            f"tr_{index:0{width}d}",
+            kind,
+            "completed",
+            partners[source],
+            partners[destination],
+            members[member],
+            f"pp_{source}_{member}",
+            f"pp_{destination}_{member}",
+            source_points,
+            destination_points,
+            0,
+            CURRENCIES[payer % len(CURRENCIES)],
+            amount_minor,
+            fee_minor,
+            f"ra_{partners[source]}_{partners[destination]}",
+            1,
+            None,
+            original,
+            created_us,
+            created_us + 60_000_000,
+            created_us + 1_000,
+            None,
+            "",
+            options.business_day,
+        )
+
+
+def seed(url: str, options: Options, calendar: CoalitionCalendar) -> float:
+    """Partners, members and the day's transfers, all COPYed in one transaction; then VACUUM."""
+    started = time.perf_counter()
+    start_us = day_start_us(calendar, options.business_day)
+    partners = partner_ids(options.partners)
+    members = member_ids(options.members)
+    with psycopg.connect(libpq_url(url)) as connection, connection.cursor() as cursor:
+        cursor.executemany(
+            "INSERT INTO partners (partner_id, display_name, kind, program_code, created_at_us)"
+            " VALUES (%s, %s, %s, %s, %s)",
+            [
+                (p, f"Bench partner {p}", PARTNER_KINDS[i % len(PARTNER_KINDS)], p.upper(), 0)
+                for i, p in enumerate(partners)
+            ],
+        )
+        cursor.executemany(
+            "INSERT INTO partner_feeds (partner_id, last_sequence, acked_sequence)"
+            " VALUES (%s, 0, 0)",
+            [(p,) for p in partners],
+        )
+        with cursor.copy("COPY members (cmid, created_at_us) FROM STDIN") as copy:
+            for cmid in members:
+                copy.write_row((cmid, 0))
+        with cursor.copy(f"COPY transfers ({TRANSFER_COLUMNS}) FROM STDIN") as copy:
+            for count, row in enumerate(transfer_rows(options, partners, members, start_us), 1):
+                copy.write_row(row)
+                if count % PROGRESS_EVERY == 0:
+                    elapsed = time.perf_counter() - started
+                    print(f"  seeded {count:>11,} transfers {elapsed:8.1f}s", flush=True)
+    copied = time.perf_counter()
+    # Sets hint bits and statistics now, so neither the SQL aggregate nor settle_day pays for
+    # the first read of freshly loaded pages, and both get the same plan-quality statistics.
+    with psycopg.connect(libpq_url(url), autocommit=True) as connection:
+        connection.execute("VACUUM (ANALYZE) transfers, members")
+    seconds = time.perf_counter() - started
+    print(
+        f"seeded {options.transfers:,} transfers in {seconds:.2f}s "
+        f"(copy {copied - started:.2f}s, vacuum/analyze {seconds - (copied - started):.2f}s)",
+        flush=True,
+    )
+    return seconds
+
+
+# --- the SQL baseline ---
+
+
+def sql_aggregate(url: str, business_day: str) -> tuple[float, list[tuple[Any, ...]]]:
+    with psycopg.connect(libpq_url(url)) as connection:
+        started = time.perf_counter()
+        rows = connection.execute(AGGREGATE_SQL, (business_day,)).fetchall()
+        seconds = time.perf_counter() - started
+    print(f"SQL aggregate: {len(rows)} (payer, payee, currency) groups in {seconds:.2f}s")
+    return seconds, rows
+
+
+def positions_from_aggregate(rows: Sequence[tuple[Any, ...]]) -> Positions:
+    """Net positions as netting defines them: the payer owes amount to the payee, fee to the hub."""
+    receivable: dict[tuple[str, str], int] = defaultdict(int)
+    payable: dict[tuple[str, str], int] = defaultdict(int)
+    for payer, payee, currency, amount, fee, _count in rows:
+        payable[(currency, payer)] += amount + fee
+        receivable[(currency, payee)] += amount
+        receivable[(currency, HUB_PARTICIPANT)] += fee
+    keys = set(receivable) | set(payable)
+    return {k: (receivable[k], payable[k], receivable[k] - payable[k]) for k in keys}
+
+
+def positions_of(settlement: DaySettlement) -> Positions:
+    return {
+        (currency, p.participant): (p.receivable_minor, p.payable_minor, p.net_minor)
+        for currency, positions in settlement.positions.items()
+        for p in positions
+    }
+
+
+# --- settling ---
+
+
+def maxrss_bytes() -> int:
+    """The process's resident-set high-water mark (Linux reports KiB, macOS bytes)."""
+    value = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return value if sys.platform == "darwin" else value * 1024
+
+
+def timed_settle(
+    engine: Engine, calendar: CoalitionCalendar, options: Options, label: str, *, traced: bool
+) -> tuple[DaySettlement, float]:
+    clock = FixedClock(calendar.cutoff_us(parse_day(options.business_day)) + AFTER_CUTOFF_US)
+    started = time.perf_counter()
+
+    def progress(count: int) -> None:
+        elapsed = time.perf_counter() - started
+        line = f"  {label}: {count:>11,} records {elapsed:8.1f}s {count / elapsed:>10,.0f}/s"
+        if traced:
+            current, peak = tracemalloc.get_traced_memory()
+            line += f"  traced now {current / MIB:6.1f} MiB, peak {peak / MIB:6.1f} MiB"
+        print(line, flush=True)
+
+    settlement = settle_day(engine, calendar, clock, options.business_day, progress)
+    seconds = time.perf_counter() - started
+    print(f"{label}: {settlement.tree_size:,} records in {seconds:.2f}s", flush=True)
+    return settlement, seconds
+
+
+def reset_settlement(engine: Engine) -> None:
+    with engine.begin() as connection:
+        connection.execute(text(RESET_SQL))
+
+
+def measure(url: str, options: Options) -> Results:
+    calendar = CoalitionCalendar()
+    seed_s = seed(url, options, calendar)
+    aggregate_s, aggregate_rows = sql_aggregate(url, options.business_day)
+    engine = create_database_engine(url)
+    try:
+        with engine.connect() as connection:
+            postgres = str(connection.execute(text("SHOW server_version")).scalar())
+
+        # ru_maxrss is the process's high-water mark since it started: its growth across the
+        # run is how far settling pushed resident memory above everything before it (imports,
+        # seeding), C allocations and freed-but-not-returned pages included. tracemalloc sees
+        # only Python allocations, but exactly those made during the run, so a per-transfer
+        # leak shows there first; it costs time, hence its own run below.
+        rss_before = maxrss_bytes()
+        settled, settle_s = timed_settle(engine, calendar, options, "settle", traced=False)
+        rss_after = maxrss_bytes()
+
+        rerun, rerun_s = timed_settle(engine, calendar, options, "re-run", traced=False)
+
+        reset_settlement(engine)
+        tracemalloc.start()
+        try:
+            traced, traced_s = timed_settle(engine, calendar, options, "traced", traced=True)
+            _current, traced_peak = tracemalloc.get_traced_memory()
+        finally:
+            tracemalloc.stop()
+    finally:
+        engine.dispose()
+
+    roots_match = (
+        rerun.already_settled
+        and rerun.alarm is None
+        and settled.merkle_root == rerun.merkle_root == traced.merkle_root
+        and settled.tree_size == options.transfers
+    )
+    positions_match = positions_of(settled) == positions_from_aggregate(aggregate_rows)
+    return Results(
+        transfers=options.transfers,
+        seed_s=seed_s,
+        sql_aggregate_s=aggregate_s,
+        settle_s=settle_s,
+        transfers_per_s=options.transfers / settle_s,
+        rerun_s=rerun_s,
+        tracemalloc_peak_mib=traced_peak / MIB,
+        maxrss_growth_mib=(rss_after - rss_before) / MIB,
+        settle_traced_s=traced_s,
+        maxrss_before_mib=rss_before / MIB,
+        maxrss_after_mib=rss_after / MIB,
+        members=options.members,
+        partners=options.partners,
+        random_seed=options.seed,
+        business_day=options.business_day,
+        tree_size=settled.tree_size,
+        merkle_root=settled.merkle_root.hex(),
+        positions_match_sql=positions_match,
+        roots_match=roots_match,
+        postgres=postgres,
+        python=platform.python_version(),
+        measured_at=datetime.now(UTC).isoformat(timespec="seconds"),
+    )
+
+
+# --- reporting ---
+
+
+def print_table(results: Results) -> None:
+    values = asdict(results)
+    cells = [(title, fmt.format(values[key])) for title, key, fmt in TABLE_COLUMNS]
+    widths = [max(len(title), len(value)) for title, value in cells]
+    print()
+    print("  ".join(title.rjust(w) for (title, _), w in zip(cells, widths, strict=True)))
+    print("  ".join(value.rjust(w) for (_, value), w in zip(cells, widths, strict=True)))
+    print()
+    print(
+        f"traced settle {results.settle_traced_s:.2f}s; maxrss {results.maxrss_before_mib:.1f}"
+        f" -> {results.maxrss_after_mib:.1f} MiB; root {results.merkle_root[:16]}...;"
+        f" positions match SQL: {results.positions_match_sql}; roots match: {results.roots_match}"
+    )
+    print(
+        f"PostgreSQL {results.postgres}, Python {results.python}, "
+        f"{results.partners} partners, {results.members:,} members"
+    )
+
+
+def write_json(results: Results, path: Path) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(asdict(results), indent=2) + "\n")
+    print(f"wrote {path}")
+
+
+def parse_options(argv: Sequence[str] | None) -> Options:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0] if __doc__ else None)
+    parser.add_argument("--transfers", type=int, default=100_000)
+    parser.add_argument("--members", type=int, default=10_000)
+    parser.add_argument("--partners", type=int, default=8)
+    parser.add_argument("--business-day", default="2026-03-02")
+    parser.add_argument("--seed", type=int, default=20260302)
+    parser.add_argument("--output", type=Path, default=RESULTS_PATH)
+    args = parser.parse_args(argv)
+    if args.transfers < 1 or args.members < 1 or args.partners < 2:
+        parser.error("needs at least 1 transfer, 1 member and 2 partners")
+    try:
+        parse_day(args.business_day)
+    except ValueError:
+        parser.error("--business-day must be YYYY-MM-DD")
+    return Options(
+        args.transfers, args.members, args.partners, args.business_day, args.seed, args.output
+    )
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    options = parse_options(argv)
+    with throwaway_database(admin_url()) as url:
+        results = measure(url, options)
+    print_table(results)
+    write_json(results, options.output)
+    if not (results.positions_match_sql and results.roots_match):
+        print("WRONG ANSWER: settlement disagrees with the SQL aggregate or with itself")
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

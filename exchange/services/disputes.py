@@ -1,0 +1,214 @@
+"""Reconciliation uploads and disputes on statement lines (DESIGN §3.8)."""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+from dataclasses import dataclass
+
+from sqlalchemy.orm import Session
+
+from exchange.adapters.sql import settlement_store as store
+from exchange.adapters.sql.business_days import SqlBusinessDayRepository
+from exchange.adapters.sql.ledger_repository import SqlLedger
+from exchange.adapters.sql.tables import DisputeRow
+from exchange.domain import limits
+from exchange.domain.errors import DomainError, ErrorCode, invalid
+from exchange.domain.ledger import AccountRef, Entry, Journal, JournalKind, Phase, Side
+from exchange.domain.ports import Clock
+from exchange.services.statements import settled
+from settlement.calendar import CoalitionCalendar
+from settlement.model import Break, PartnerRecord
+from settlement.reconciliation import breaks_csv, reconcile
+
+OPEN, ACCEPTED, REJECTED = "open", "accepted", "rejected"
+
+
+def submit_reconciliation(
+    session: Session,
+    clock: Clock,
+    partner_id: str,
+    business_day: str,
+    records: list[PartnerRecord],
+) -> tuple[str, list[Break]]:
+    """The breaks between the partner's records and the hub's; the same upload, the same report."""
+    settled(session, business_day)
+    digest = hashlib.sha256(
+        "\n".join(
+            f"{r.transfer_id},{r.direction},{r.points},{r.amount_minor},{r.currency}"
+            for r in records
+        ).encode()
+    ).digest()
+    hub_records = [
+        line
+        for line in store.day_records(session, business_day)
+        if partner_id in (line.source_partner_id, line.destination_partner_id)
+    ]
+
+    def hub_day_of(transfer_id: str) -> str | None:
+        # Scoped to the partner's own transfers: another partner's day is never revealed.
+        record = store.transfer_record(session, transfer_id)
+        if record is None or partner_id not in (
+            record.source_partner_id,
+            record.destination_partner_id,
+        ):
+            return None
+        return record.business_day
+
+    breaks = reconcile(partner_id, business_day, hub_records, records, hub_day_of)
+    existing = store.stored_reconciliation(session, partner_id, business_day, digest)
+    if existing is not None:
+        return existing.reconciliation_id, breaks
+    reconciliation_id = "rc_" + secrets.token_hex(12)
+    store.store_reconciliation(
+        session,
+        {
+            "reconciliation_id": reconciliation_id,
+            "partner_id": partner_id,
+            "business_day": business_day,
+            "upload_sha256": digest,
+            "breaks_csv": breaks_csv(breaks),
+            "created_at_us": clock.now_us(),
+        },
+    )
+    return reconciliation_id, breaks
+
+
+@dataclass(frozen=True)
+class OpenDispute:
+    partner_id: str
+    business_day: str
+    transfer_id: str
+    claimed_minor: int
+    currency: str
+    reason: str
+
+
+def _check_reason(reason: str, field: str) -> None:
+    if not 0 < len(reason) <= limits.REJECT_REASON_CHARS_MAX or not reason.isprintable():
+        raise invalid(field, f"must be 1-{limits.REJECT_REASON_CHARS_MAX} printable characters")
+
+
+def open_dispute(session: Session, clock: Clock, command: OpenDispute) -> DisputeRow:
+    _check_reason(command.reason, "reason")
+    if command.claimed_minor < 0:
+        raise invalid("claimed_amount", "must not be negative")
+    settled(session, command.business_day)
+    record = store.transfer_record(session, command.transfer_id)
+    if (
+        record is None
+        or record.business_day != command.business_day
+        or command.partner_id not in (record.source_partner_id, record.destination_partner_id)
+    ):
+        raise DomainError(ErrorCode.RECORD_NOT_FOUND, "no such line on your statement")
+    if command.currency != record.currency:
+        raise invalid("claimed_amount.currency_code", "must be the line's currency")
+    if store.open_dispute_exists(session, command.transfer_id, command.partner_id):
+        raise DomainError(ErrorCode.DISPUTE_ALREADY_OPEN, "you already dispute this line")
+    counterparty = (
+        record.destination_partner_id
+        if command.partner_id == record.source_partner_id
+        else record.source_partner_id
+    )
+    dispute_id = "dp_" + secrets.token_hex(12)
+    store.add_dispute(
+        session,
+        {
+            "dispute_id": dispute_id,
+            "business_day": command.business_day,
+            "transfer_id": command.transfer_id,
+            "opened_by": command.partner_id,
+            "counterparty": counterparty,
+            "currency": record.currency,
+            "claimed_minor": command.claimed_minor,
+            "recorded_minor": record.amount_minor,
+            "reason": command.reason,
+            "state": OPEN,
+            "resolution_reason": "",
+            "adjustment_business_day": None,
+            "opened_at_us": clock.now_us(),
+            "resolved_at_us": None,
+        },
+    )
+    found = store.get_dispute(session, dispute_id)
+    assert found is not None
+    return found
+
+
+def resolve_dispute(
+    session: Session,
+    clock: Clock,
+    calendar: CoalitionCalendar,
+    partner_id: str,
+    dispute_id: str,
+    decision: tuple[bool, str],
+) -> DisputeRow:
+    """The counterparty decides; accepting books the difference in the next open day."""
+    accept, reason = decision
+    _check_reason(reason, "reason")
+    dispute = store.get_dispute(session, dispute_id, for_update=True) if dispute_id else None
+    if dispute is None or partner_id not in (dispute.opened_by, dispute.counterparty):
+        raise DomainError(ErrorCode.DISPUTE_NOT_FOUND, "no such dispute")
+    if dispute.counterparty != partner_id:
+        raise DomainError(ErrorCode.NOT_A_PARTY, "the counterparty resolves a dispute")
+    if dispute.state != OPEN:
+        raise DomainError(ErrorCode.DISPUTE_NOT_OPEN, "this dispute is already resolved")
+    now_us = clock.now_us()
+    values: dict[str, object] = {
+        "state": ACCEPTED if accept else REJECTED,
+        "resolution_reason": reason,
+        "resolved_at_us": now_us,
+    }
+    if accept:
+        values["adjustment_business_day"] = _book_adjustment(session, calendar, dispute, now_us)
+    store.resolve_dispute(session, dispute_id, values)
+    resolved = store.get_dispute(session, dispute_id)
+    assert resolved is not None
+    session.refresh(resolved)
+    return resolved
+
+
+def _book_adjustment(
+    session: Session, calendar: CoalitionCalendar, dispute: DisputeRow, now_us: int
+) -> str:
+    record = store.transfer_record(session, dispute.transfer_id)
+    assert record is not None, "a dispute names a settled record"
+    delta = dispute.claimed_minor - dispute.recorded_minor
+    opener_is_payee = dispute.opened_by == record.payee
+    # Who pays whom the difference: the payee claims more, or the payer claims to owe less.
+    opener_receives = (delta > 0) == opener_is_payee
+    payer, payee = (
+        (dispute.counterparty, dispute.opened_by)
+        if opener_receives
+        else (dispute.opened_by, dispute.counterparty)
+    )
+    today = calendar.business_day_of(now_us).isoformat()
+    business_day = SqlBusinessDayRepository(session).open_day_at_or_after(today)
+    if delta == 0:
+        return business_day
+    adjustment_id = "adj_" + secrets.token_hex(12)
+    store.add_adjustment(
+        session,
+        {
+            "adjustment_id": adjustment_id,
+            "dispute_id": dispute.dispute_id,
+            "business_day": business_day,
+            "payer": payer,
+            "payee": payee,
+            "currency": dispute.currency,
+            "amount_minor": abs(delta),
+            "created_at_us": now_us,
+        },
+    )
+    debit = AccountRef(payer, "settlement", dispute.currency)
+    credit = AccountRef(payee, "settlement", dispute.currency)
+    entries = (
+        Entry(debit, Side.DEBIT, Phase.POST, abs(delta)),
+        Entry(credit, Side.CREDIT, Phase.POST, abs(delta)),
+    )
+    SqlLedger(session).record(Journal(JournalKind.ADJUST, adjustment_id, entries), now_us)
+    return business_day
+
+
+def disputes_of(session: Session, partner_id: str) -> list[DisputeRow]:
+    return store.disputes_of(session, partner_id)
