@@ -12,6 +12,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 from grpc_health.v1 import health
 from sqlalchemy import Engine
+from sqlalchemy.orm import Session
 
 from coalition.keys import SigningKey, load_signing_key
 from coalition.v1 import (
@@ -25,6 +26,7 @@ from coalition.v1 import (
 from exchange.adapters.clock import SystemClock
 from exchange.adapters.feed_notifier import FeedNotifier
 from exchange.adapters.sql.engine import create_database_engine, run_with_retries
+from exchange.adapters.sql.settlement_store import unsettled_days_through
 from exchange.adapters.sql.unit_of_work import SqlUnitOfWorkFactory
 from exchange.api import catalog
 from exchange.api.event_codec import SignedEventEncoder
@@ -134,20 +136,21 @@ class Hub:
             except Exception:
                 log.exception("voiding timed-out transfers failed; will try again")
 
-    def settle_ended_day(self) -> DaySettlement | None:
-        """Settles the last business day whose cut-off plus the delay has passed, once."""
+    def settle_ended_days(self) -> list[DaySettlement]:
+        """Settles every ended business day (cut-off plus delay passed) not yet settled,
+        oldest first: days missed while no hub ran are caught up, each exactly once."""
         calendar = self.settings.calendar
         delay_us = self.settings.settlement_delay_s * 1_000_000
-        now_us = self.clock.now_us()
-        current = calendar.business_day_of(now_us - delay_us)
+        current = calendar.business_day_of(self.clock.now_us() - delay_us)
         ended = (current - timedelta(days=1)).isoformat()
-        return settle_day(self.engine, calendar, self.clock, ended)
+        with Session(self.engine) as session:
+            days = unsettled_days_through(session, ended)
+        return [settle_day(self.engine, calendar, self.clock, day) for day in days]
 
     def _settlement_loop(self) -> None:
         while not self._stopping.wait(limits.SETTLEMENT_CHECK_INTERVAL_S):
             try:
-                settled = self.settle_ended_day()
-                if settled is not None and not settled.already_settled:
+                for settled in self.settle_ended_days():
                     log.info("settled business day %s", settled.business_day)
             except Exception:
                 log.exception("the nightly settlement failed; will try again")

@@ -6,6 +6,7 @@ import logging
 import signal
 import threading
 from dataclasses import dataclass
+from datetime import timedelta
 from pathlib import Path
 
 from coalition.keys import (
@@ -18,6 +19,7 @@ from coalition.keys import (
 from exchange.config import Settings
 from exchange.domain.partners import PartnerKind
 from exchange.services import partners
+from settlement.model import BankAccount
 
 log = logging.getLogger(__name__)
 
@@ -85,7 +87,13 @@ def run_demo(settings: Settings, home: Path, *, serve_after: bool) -> None:
     target = f"127.0.0.1:{hub.port}"
     print(f"hub serving on {settings.listen_address} (database {settings.database_url})")
     try:
-        demo.run(target, home, settings.audience, settings.hub_key_path.with_name(PUBLIC_KEY_FILE))
+        demo.run(
+            target,
+            home,
+            settings.audience,
+            settings.hub_key_path.with_name(PUBLIC_KEY_FILE),
+            settle=lambda: settle_demo_day(settings, home),
+        )
     except Exception:
         hub.stop(0)
         raise
@@ -98,3 +106,49 @@ def run_demo(settings: Settings, home: Path, *, serve_after: bool) -> None:
         signal.signal(signum, lambda *_: stopped.set())
     stopped.wait()
     hub.stop()
+
+
+# The standard documentation example IBANs: well-formed, and no one's account.
+DEMO_BANK_ACCOUNTS = {
+    "hub": BankAccount("Coalition Exchange Clearing", "DE89370400440532013000", "COBADEFFXXX"),
+    "skyway": BankAccount("Skyway Airlines", "GB29NWBK60161331926819", "NWBKGB2LXXX"),
+    "harbor": BankAccount("Harbor Hotels", "FR1420041010050500013M02606", "PSSTFRPPXXX"),
+    "orbit": BankAccount("Orbit Card", "NL91ABNA0417164300", "ABNANL2AXXX"),
+}
+
+
+def settle_demo_day(settings: Settings, home: Path) -> str:
+    """Closes the business day the demo's transfers landed in (before its cut-off, as an
+    operator may), settles it and writes its files under <home>/exports/<business day>."""
+    from sqlalchemy.orm import Session
+
+    from exchange.adapters.clock import SystemClock
+    from exchange.adapters.sql.business_days import CLOSED, SqlBusinessDayRepository
+    from exchange.adapters.sql.engine import create_database_engine
+    from exchange.services.export_files import day_files
+    from exchange.services.settlement import settle_day
+
+    clock = SystemClock()
+    engine = create_database_engine(settings.database_url)
+    try:
+        day = settings.calendar.business_day_of(clock.now_us())
+        with Session(engine) as session:  # an earlier demo run may have closed today already
+            while SqlBusinessDayRepository(session).state(day.isoformat()) == CLOSED:
+                day += timedelta(days=1)
+        business_day = day.isoformat()
+        settle_day(engine, settings.calendar, clock, business_day, close_early=True)
+        with Session(engine) as session:
+            files, notes = day_files(session, business_day, DEMO_BANK_ACCOUNTS)
+    finally:
+        engine.dispose()
+    out = home / "exports" / business_day
+    out.mkdir(parents=True, exist_ok=True)
+    for name, data in sorted(files.items()):
+        (out / name).write_bytes(data)
+    print(
+        f"  the operator closed business day {business_day} and settled it; "
+        f"{len(files)} files in {out}"
+    )
+    for note in notes:
+        print(f"  note: {note}")
+    return business_day

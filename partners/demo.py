@@ -18,14 +18,17 @@ from coalition.keys import (
     load_signing_key,
     write_key_pair,
 )
-from coalition.v1 import common_pb2, exchange_pb2
+from coalition.v1 import common_pb2, exchange_pb2, settlement_pb2
 from coalition.wire import key_id_for
 from partners.programs import brands
 from partners.programs.program import LoyaltyProgram, accept_every_credit, refuse_every_credit
-from partners.sdk import HubConnection, HubError, PartnerClient, rate_terms
+from partners.sdk import HubConnection, HubError, PartnerClient, SettlementClient, rate_terms
 from partners.sdk.connection import connect
 
 ResponseHook = Callable[[str, str, bytes], None]
+# Closes and settles the business day the demo's transfers landed in; returns it (YYYY-MM-DD).
+# The hub operator's side: the demo itself only ever talks to the hub through the SDK.
+SettleHook = Callable[[], str]
 # `coalition demo` runs its hub with a short transfer timeout, so the timeout can be watched.
 TIMEOUT_WAIT_S_MAX = 60
 TIMEOUT_SWEEP_WAIT_S = 10
@@ -290,14 +293,65 @@ def points_moving(programs: dict[str, LoyaltyProgram]) -> None:
     _left_to_time_out(programs, numbers)
 
 
+SETTLEMENT_CURRENCY = "USD"
+SETTLEMENT_CURRENCY_EXPONENT = 2
+PAYMENT_DIRECTIONS = {
+    settlement_pb2.PAYMENT_DIRECTION_PAY_IN: "pays in",
+    settlement_pb2.PAYMENT_DIRECTION_PAY_OUT: "is paid out",
+}
+
+
+def _amount(money: common_pb2.Money) -> str:
+    """Minor units as an exact decimal: no float ever touches money."""
+    sign = "-" if money.amount_minor < 0 else ""
+    whole, fraction = divmod(abs(money.amount_minor), 10**SETTLEMENT_CURRENCY_EXPONENT)
+    return f"{sign}{whole}.{fraction:0{SETTLEMENT_CURRENCY_EXPONENT}d} {money.currency_code}"
+
+
+def nightly_settlement(connections: dict[str, HubConnection], settle: SettleHook) -> None:
+    """The hub closes the day early; each brand reads its position, its payment instruction,
+    and a statement it verifies: hub signature, every line's Merkle proof, the totals."""
+    print("\n== the night's settlement ==")
+    business_day = settle()
+    print(f"  the hub closed business day {business_day} early and settled it")
+    roots: set[bytes] = set()
+    for partner_id, connection in connections.items():
+        client = SettlementClient(connection)
+        settlement_run = client.get_settlement_run(business_day, SETTLEMENT_CURRENCY)
+        own = settlement_run.positions[0] if settlement_run.positions else None
+        position = (
+            f"receivable {_amount(own.receivable)}, payable {_amount(own.payable)} (fees "
+            f"included), net {_amount(own.net)}"
+            if own is not None
+            else "no transfers that day"
+        )
+        print(f"  {partner_id:<7} {position}")
+        for instruction in client.list_payment_instructions(business_day):
+            print(
+                f"          {PAYMENT_DIRECTIONS[instruction.direction]} "
+                f"{_amount(instruction.amount)}, reference {instruction.clearing_reference}"
+            )
+        statement = client.verified_statement(business_day, SETTLEMENT_CURRENCY)
+        print(
+            f"          statement verified: {len(statement.lines)} lines, every proof checks, "
+            f"net {_amount(statement.net)}"
+        )
+        roots.add(statement.merkle_root)
+    # Brands comparing roots would see it if the hub showed them different versions of the day.
+    shown = ", ".join(f"{root.hex()[:16]}..." for root in sorted(roots))
+    print(f"  the statements show {len(roots)} Merkle root(s) for the day: {shown}")
+
+
 def run(
     target: str,
     home: Path,
     audience: str,
     hub_public_key_path: Path,
     on_response: ResponseHook | None = None,
+    settle: SettleHook | None = None,
 ) -> None:
-    """The whole demo; `on_response` sees every response (partner id, method, bytes)."""
+    """The whole demo; `on_response` sees every response (partner id, method, bytes), and
+    `settle`, when given, closes the day at the end so the brands can read its settlement."""
     hub_public_key = load_public_key(hub_public_key_path)
     hub_keys = {key_id_for(hub_public_key): hub_public_key}
     connections = {
@@ -321,6 +375,8 @@ def run(
         programs = _programs(connections, home, hub_keys)
         members_across_brands(programs)
         points_moving(programs)
+        if settle is not None:
+            nightly_settlement(connections, settle)
     finally:
         for each in connections.values():
             each.close()

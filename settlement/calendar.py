@@ -8,11 +8,13 @@ ends when the clocks jump; where it happens twice (clocks fall back), at the fir
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 MICROSECONDS = 1_000_000
+DAY_PATTERN = re.compile(r"\d{4}-\d{2}-\d{2}")
 DST_SEARCH_STEP = timedelta(minutes=1)
 DST_GAP_MAX = timedelta(hours=3)
 
@@ -68,6 +70,6 @@ def _us(moment: datetime) -> int:
 
 def parse_day(text: str) -> date:
     """YYYY-MM-DD, exactly; raises ValueError otherwise."""
-    if len(text) != 10:
+    if not DAY_PATTERN.fullmatch(text):
         raise ValueError("a business day is written YYYY-MM-DD")
     return date.fromisoformat(text)

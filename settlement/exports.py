@@ -40,7 +40,7 @@ STATEMENT_HEADER = (
     "business_day,currency,partner,transfer_id,kind,counterparty,direction,points,amount,fee"
 )
 # Statement lines of one day run in completion order; a reversal sorts after its transfer.
-STATEMENT_KIND_ORDER = {"transfer": 0, "reversal": 1}
+STATEMENT_KIND_ORDER = {"transfer": 0, "reversal": 1, "adjustment": 2}
 
 
 def format_minor(amount_minor: int, exponent: int) -> str:

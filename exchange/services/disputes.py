@@ -40,9 +40,9 @@ def submit_reconciliation(
         ).encode()
     ).digest()
     hub_records = [
-        line
-        for line in store.day_records(session, business_day)
-        if partner_id in (line.source_partner_id, line.destination_partner_id)
+        record
+        for _index, record in store.settled_records(session, business_day)
+        if partner_id in (record.source_partner_id, record.destination_partner_id)
     ]
 
     def hub_day_of(transfer_id: str) -> str | None:
@@ -94,10 +94,9 @@ def open_dispute(session: Session, clock: Clock, command: OpenDispute) -> Disput
     if command.claimed_minor < 0:
         raise invalid("claimed_amount", "must not be negative")
     settled(session, command.business_day)
-    record = store.transfer_record(session, command.transfer_id)
+    record = store.settled_record(session, command.business_day, command.transfer_id)
     if (
         record is None
-        or record.business_day != command.business_day
         or command.partner_id not in (record.source_partner_id, record.destination_partner_id)
     ):
         raise DomainError(ErrorCode.RECORD_NOT_FOUND, "no such line on your statement")
@@ -171,7 +170,7 @@ def resolve_dispute(
 def _book_adjustment(
     session: Session, calendar: CoalitionCalendar, dispute: DisputeRow, now_us: int
 ) -> str:
-    record = store.transfer_record(session, dispute.transfer_id)
+    record = store.settled_record(session, dispute.business_day, dispute.transfer_id)
     assert record is not None, "a dispute names a settled record"
     delta = dispute.claimed_minor - dispute.recorded_minor
     opener_is_payee = dispute.opened_by == record.payee

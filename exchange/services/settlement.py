@@ -162,9 +162,10 @@ def _run(engine: Engine, business_day: str, at_us: int, progress: Progress | Non
     with Session(engine) as session, session.begin():
         leaves = store.LeafWriter(session, business_day)
         for index, record in enumerate(store.day_records(session, business_day)):
-            leaf = merkle.leaf_hash(record_bytes(record))
+            data = record_bytes(record)
+            leaf = merkle.leaf_hash(data)
             builder.add(leaf)
-            leaves.add(index, record.transfer_id, leaf)
+            leaves.add(index, record.transfer_id, leaf, data)
             nettings.setdefault(record.currency, Netting(business_day, record.currency))
             nettings[record.currency].add(record)
             if progress is not None and (index + 1) % PROGRESS_EVERY_RECORDS == 0:

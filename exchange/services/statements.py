@@ -53,8 +53,8 @@ class StatementTotals:
 def statement_lines(
     session: Session, partner_id: str, business_day: str, currency: str
 ) -> Iterator[StatementLine]:
-    """The partner's records of the day, each with its index in the day's Merkle tree."""
-    for index, record in enumerate(store.day_records(session, business_day)):
+    """The partner's records of the day as settled, each with its index in the Merkle tree."""
+    for index, record in store.settled_records(session, business_day):
         if record.currency != currency:
             continue
         if partner_id not in (record.source_partner_id, record.destination_partner_id):
@@ -109,7 +109,7 @@ def inclusion_proof(
 
 
 def _all_lines(session: Session, partner_id: str, business_day: str) -> Iterator[StatementLine]:
-    for index, record in enumerate(store.day_records(session, business_day)):
+    for index, record in store.settled_records(session, business_day):
         if partner_id in (record.source_partner_id, record.destination_partner_id):
             yield StatementLine(record, record_bytes(record), index, record.payer == partner_id)
 

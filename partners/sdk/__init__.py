@@ -23,6 +23,12 @@ from partners.sdk.exchange_client import (
 )
 from partners.sdk.identity_client import IdentityClient
 from partners.sdk.partner_client import PartnerClient
+from partners.sdk.settlement_client import (
+    ProofFetcher,
+    SettlementClient,
+    StatementVerificationError,
+    verify_statement,
+)
 from partners.sdk.tier_client import TierClient
 
 __all__ = [
@@ -36,12 +42,16 @@ __all__ = [
     "IdentityClient",
     "PartnerClient",
     "PayloadVerificationError",
+    "ProofFetcher",
     "ResponseVerificationError",
     "RetryPolicy",
+    "SettlementClient",
+    "StatementVerificationError",
     "TierClient",
     "connect",
     "rate_terms",
     "verify_event",
     "verify_quote",
     "verify_receipt",
+    "verify_statement",
 ]

@@ -12,8 +12,10 @@ from collections.abc import Iterator
 from sqlalchemy import delete, insert, or_, select, update
 from sqlalchemy.orm import Session
 
+from coalition.records import decode_record
 from exchange.adapters.sql.tables import (
     AdjustmentRow,
+    BusinessDayRow,
     DisputeRow,
     PaymentInstructionRow,
     ReconciliationRow,
@@ -97,7 +99,8 @@ def day_records(session: Session, business_day: str) -> Iterator[TransferRecord]
 def partner_records(
     session: Session, business_day: str, partner_id: str, currency: str
 ) -> Iterator[TransferRecord]:
-    for record in day_records(session, business_day):
+    """One partner's records of a settled day in one currency, as settled."""
+    for _index, record in settled_records(session, business_day):
         if record.currency == currency and partner_id in (
             record.source_partner_id,
             record.destination_partner_id,
@@ -113,13 +116,14 @@ class LeafWriter:
         self.business_day = business_day
         self.buffer: list[dict[str, object]] = []
 
-    def add(self, index: int, transfer_id: str, leaf_hash: bytes) -> None:
+    def add(self, index: int, transfer_id: str, leaf_hash: bytes, record: bytes) -> None:
         self.buffer.append(
             {
                 "business_day": self.business_day,
                 "leaf_index": index,
                 "transfer_id": transfer_id,
                 "leaf_hash": leaf_hash,
+                "record": record,
             }
         )
         if len(self.buffer) >= LEAF_BATCH_ROWS:
@@ -129,6 +133,45 @@ class LeafWriter:
         if self.buffer:
             self.session.execute(insert(SettlementLeafRow), self.buffer)
             self.buffer = []
+
+
+def settled_records(session: Session, business_day: str) -> Iterator[tuple[int, TransferRecord]]:
+    """A settled day's records as they were settled, with their leaf indexes, in tree order."""
+    query = (
+        select(SettlementLeafRow.leaf_index, SettlementLeafRow.record)
+        .where(SettlementLeafRow.business_day == business_day)
+        .order_by(SettlementLeafRow.leaf_index)
+        .execution_options(yield_per=STREAM_BATCH_ROWS)
+    )
+    for index, record in session.execute(query):
+        yield index, record_from_bytes(record)
+
+
+def record_from_bytes(data: bytes) -> TransferRecord:
+    fields = decode_record(data)
+    return TransferRecord(
+        str(fields["transfer_id"]),
+        str(fields["kind"]),
+        str(fields["source_partner_id"]),
+        str(fields["destination_partner_id"]),
+        int(fields["source_points"]),
+        int(fields["destination_points"]),
+        str(fields["currency"]),
+        int(fields["amount_minor"]),
+        int(fields["fee_minor"]),
+        str(fields["business_day"]),
+        int(fields["completed_at_us"]),
+    )
+
+
+def settled_record(session: Session, business_day: str, transfer_id: str) -> TransferRecord | None:
+    data = session.execute(
+        select(SettlementLeafRow.record).where(
+            SettlementLeafRow.business_day == business_day,
+            SettlementLeafRow.transfer_id == transfer_id,
+        )
+    ).scalar()
+    return record_from_bytes(data) if data is not None else None
 
 
 def leaf_hashes(session: Session, business_day: str) -> list[bytes]:
@@ -356,3 +399,18 @@ def transfer_record(session: Session, transfer_id: str) -> TransferRecord | None
 
 def discard_leaves(session: Session, business_day: str) -> None:
     session.execute(delete(SettlementLeafRow).where(SettlementLeafRow.business_day == business_day))
+
+
+def unsettled_days_through(session: Session, business_day: str) -> list[str]:
+    """Known business days up to and including this one that have no settlement yet."""
+    settled = select(SettlementDayRow.business_day)
+    return list(
+        session.execute(
+            select(BusinessDayRow.business_day)
+            .where(
+                BusinessDayRow.business_day <= business_day,
+                BusinessDayRow.business_day.not_in(settled),
+            )
+            .order_by(BusinessDayRow.business_day)
+        ).scalars()
+    )

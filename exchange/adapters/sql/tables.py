@@ -387,6 +387,9 @@ class SettlementLeafRow(Base):
     leaf_index: Mapped[int] = mapped_column(BigInteger, primary_key=True)
     transfer_id: Mapped[str] = mapped_column(String(40))
     leaf_hash: Mapped[bytes] = mapped_column(LargeBinary(32))
+    # The canonical record as settled: statements and exports of a closed day read this,
+    # never the live rows, so they cannot change after the day is settled.
+    record: Mapped[bytes] = mapped_column(LargeBinary)
 
 
 class SettlementRunRow(Base):

@@ -107,6 +107,7 @@ def upgrade() -> None:
         sa.Column("leaf_index", sa.BigInteger(), nullable=False),
         sa.Column("transfer_id", sa.String(length=40), nullable=False),
         sa.Column("leaf_hash", sa.LargeBinary(length=32), nullable=False),
+        sa.Column("record", sa.LargeBinary(), nullable=False),
         sa.PrimaryKeyConstraint("business_day", "leaf_index", name=op.f("pk_settlement_leaves")),
         sa.UniqueConstraint(
             "business_day",
