@@ -130,9 +130,23 @@ class LeafWriter:
             self.flush()
 
     def flush(self) -> None:
-        if self.buffer:
+        if not self.buffer:
+            return
+        if self.session.get_bind().dialect.name == "postgresql":
+            self._copy()
+        else:
             self.session.execute(insert(SettlementLeafRow), self.buffer)
-            self.buffer = []
+        self.buffer = []
+
+    def _copy(self) -> None:
+        # COPY in the session's own transaction: an INSERT per leaf was half of a day's run.
+        driver = self.session.connection().connection.driver_connection
+        assert driver is not None
+        columns = ("business_day", "leaf_index", "transfer_id", "leaf_hash", "record")
+        statement = f"COPY settlement_leaves ({', '.join(columns)}) FROM STDIN"
+        with driver.cursor() as cursor, cursor.copy(statement) as copy:
+            for row in self.buffer:
+                copy.write_row([row[column] for column in columns])
 
 
 def settled_records(session: Session, business_day: str) -> Iterator[tuple[int, TransferRecord]]:
