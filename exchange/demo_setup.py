@@ -110,10 +110,10 @@ def run_demo(settings: Settings, home: Path, *, serve_after: bool) -> None:
 
 # The standard documentation example IBANs: well-formed, and no one's account.
 DEMO_BANK_ACCOUNTS = {
-    "hub": BankAccount("Coalition Exchange Clearing", "DE89370400440532013000", "COBADEFFXXX"),
-    "skyway": BankAccount("Skyway Airlines", "GB29NWBK60161331926819", "NWBKGB2LXXX"),
-    "harbor": BankAccount("Harbor Hotels", "FR1420041010050500013M02606", "PSSTFRPPXXX"),
-    "orbit": BankAccount("Orbit Card", "NL91ABNA0417164300", "ABNANL2AXXX"),
+    "hub": BankAccount("Coalition Exchange Clearing", "DE89370400440532013000", "COBADEFF"),
+    "skyway": BankAccount("Skyway Airlines", "GB29NWBK60161331926819", "NWBKGB2L"),
+    "harbor": BankAccount("Harbor Hotels", "FR1420041010050500013M02606", "PSSTFRPP"),
+    "orbit": BankAccount("Orbit Card", "NL91ABNA0417164300", "ABNANL2A"),
 }
 
 

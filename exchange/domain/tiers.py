@@ -72,6 +72,25 @@ class Recognition:
     agreement: RecognitionAgreement | None
 
 
+def ensure_acceptable(
+    caller: str,
+    parties: tuple[str, str],
+    state: AgreementState,
+    proposed_by: str,
+    not_found: ErrorCode,
+) -> None:
+    """The rule for accepting one version of any bilateral agreement (recognition or rates):
+    only a party sees it, only a proposal can be accepted, and only by the counterparty."""
+    if caller not in parties:
+        raise DomainError(not_found, "no such agreement version")
+    if state is not AgreementState.PROPOSED:
+        raise DomainError(ErrorCode.AGREEMENT_NOT_PROPOSED, "this version is already accepted")
+    if proposed_by == caller:
+        raise DomainError(
+            ErrorCode.CANNOT_ACCEPT_OWN_PROPOSAL, "the counterparty must accept a proposal"
+        )
+
+
 def check_ladder(tiers: Sequence[Tier]) -> None:
     """Codes unique and well formed; ranks exactly 1..n; canonical levels 1-5, non-decreasing."""
     checks = FieldChecks()

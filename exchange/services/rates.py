@@ -8,7 +8,7 @@ from dataclasses import replace
 from exchange.domain.errors import DomainError, ErrorCode, invalid
 from exchange.domain.ports import Clock, UnitOfWork
 from exchange.domain.rates import RateAgreement, RateTerms, check_terms
-from exchange.domain.tiers import AgreementState
+from exchange.domain.tiers import AgreementState, ensure_acceptable
 from exchange.services.tiers import check_partner_field
 
 
@@ -43,17 +43,15 @@ def accept_rate_agreement(
 ) -> RateAgreement:
     """The counterparty accepts one proposed version; versions never change otherwise."""
     agreement = uow.rates.get(agreement_id, version) if version > 0 else None
-    if agreement is None or caller not in (
-        agreement.source_partner_id,
-        agreement.destination_partner_id,
-    ):
+    if agreement is None:
         raise DomainError(ErrorCode.RATE_AGREEMENT_NOT_FOUND, "no such agreement version")
-    if agreement.state is not AgreementState.PROPOSED:
-        raise DomainError(ErrorCode.AGREEMENT_NOT_PROPOSED, "this version is already accepted")
-    if agreement.proposed_by == caller:
-        raise DomainError(
-            ErrorCode.CANNOT_ACCEPT_OWN_PROPOSAL, "the counterparty must accept a proposal"
-        )
+    ensure_acceptable(
+        caller,
+        (agreement.source_partner_id, agreement.destination_partner_id),
+        agreement.state,
+        agreement.proposed_by,
+        ErrorCode.RATE_AGREEMENT_NOT_FOUND,
+    )
     now_us = clock.now_us()
     uow.rates.mark_accepted(agreement_id, version, now_us)
     return replace(agreement, state=AgreementState.ACCEPTED, accepted_at_us=now_us)

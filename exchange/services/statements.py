@@ -51,11 +51,12 @@ class StatementTotals:
 
 
 def statement_lines(
-    session: Session, partner_id: str, business_day: str, currency: str
+    session: Session, partner_id: str, business_day: str, currency: str | None = None
 ) -> Iterator[StatementLine]:
-    """The partner's records of the day as settled, each with its index in the Merkle tree."""
+    """The partner's records of the day as settled (in one currency, or all), each with its
+    index in the Merkle tree."""
     for index, record in store.settled_records(session, business_day):
-        if record.currency != currency:
+        if currency is not None and record.currency != currency:
             continue
         if partner_id not in (record.source_partner_id, record.destination_partner_id):
             continue
@@ -91,7 +92,7 @@ def inclusion_proof(
     record = next(
         (
             line
-            for line in _all_lines(session, partner_id, business_day)
+            for line in statement_lines(session, partner_id, business_day)
             if line.record.transfer_id == transfer_id
         ),
         None,
@@ -106,12 +107,6 @@ def inclusion_proof(
         merkle.inclusion_proof(leaves, record.leaf_index),
         (record.record_bytes),
     )
-
-
-def _all_lines(session: Session, partner_id: str, business_day: str) -> Iterator[StatementLine]:
-    for index, record in store.settled_records(session, business_day):
-        if partner_id in (record.source_partner_id, record.destination_partner_id):
-            yield StatementLine(record, record_bytes(record), index, record.payer == partner_id)
 
 
 def payment_instructions(

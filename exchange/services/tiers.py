@@ -24,6 +24,7 @@ from exchange.domain.tiers import (
     check_frequency,
     check_ladder,
     check_rules,
+    ensure_acceptable,
     recognise,
 )
 from exchange.services.identity import own_member
@@ -99,17 +100,15 @@ def accept_recognition(
     uow: UnitOfWork, clock: Clock, caller: str, agreement_id: str, version: int
 ) -> RecognitionAgreement:
     agreement = uow.tiers.get_agreement(agreement_id, version) if version > 0 else None
-    if agreement is None or caller not in (
-        agreement.source_partner_id,
-        agreement.target_partner_id,
-    ):
+    if agreement is None:
         raise DomainError(ErrorCode.AGREEMENT_NOT_FOUND, "no such agreement version")
-    if agreement.state is not AgreementState.PROPOSED:
-        raise DomainError(ErrorCode.AGREEMENT_NOT_PROPOSED, "this version is already accepted")
-    if agreement.proposed_by == caller:
-        raise DomainError(
-            ErrorCode.CANNOT_ACCEPT_OWN_PROPOSAL, "the counterparty must accept a proposal"
-        )
+    ensure_acceptable(
+        caller,
+        (agreement.source_partner_id, agreement.target_partner_id),
+        agreement.state,
+        agreement.proposed_by,
+        ErrorCode.AGREEMENT_NOT_FOUND,
+    )
     latest = uow.tiers.agreement_versions(agreement.source_partner_id, agreement.target_partner_id)
     if latest[-1].version != version:
         raise DomainError(ErrorCode.AGREEMENT_VERSION_STALE, "a newer version was proposed")
