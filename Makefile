@@ -17,7 +17,7 @@ run: $(STAMP)
 	$(BIN)/coalition demo
 
 test: lint typecheck check-proto
-	$(BIN)/pytest
+	$(BIN)/pytest --ignore=tests/reliability
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
@@ -42,3 +42,27 @@ BENCH_TRANSFERS ?= 1000000
 .PHONY: bench-settlement
 bench-settlement: $(STAMP)
 	$(BIN)/python -m benchmarks.settlement_day --transfers $(BENCH_TRANSFERS)
+
+# The hub against the machine's own limits (gRPC echo, raw psycopg loop) on PostgreSQL;
+# prints a table and writes bench-results/hub.json. BENCH_DATABASE_URL names the server.
+BENCH_DATABASE_URL ?= postgresql+psycopg://postgres@127.0.0.1:5432/postgres
+BENCH_SECONDS ?= 10
+.PHONY: bench
+bench: $(STAMP)
+	$(BIN)/coalition bench --database-url $(BENCH_DATABASE_URL) --seconds $(BENCH_SECONDS)
+
+# Locust, headless and bounded, against a hub it starts on a scratch SQLite database.
+LOAD_SECONDS ?= 60
+LOAD_USERS ?= 16
+LOAD_STAMP := $(VENV)/.load-stamp
+$(LOAD_STAMP): $(STAMP)
+	$(BIN)/python -m pip install --quiet -e '.[dev,load]'
+	@touch $(LOAD_STAMP)
+.PHONY: load
+load: $(LOAD_STAMP)
+	$(BIN)/python loadtests/run.py --seconds $(LOAD_SECONDS) --users $(LOAD_USERS)
+
+# Crashes, outages, races, hostile input and privacy: bounded, with a summary at the end.
+.PHONY: test-reliability
+test-reliability: $(STAMP)
+	$(BIN)/pytest tests/reliability

@@ -25,23 +25,25 @@ _sym_db = _symbol_database.Default()
 from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x19\x63oalition/v1/common.proto\x12\x0c\x63oalition.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"\xe7\x01\n\tPublicKey\x12\x0e\n\x06key_id\x18\x01 \x01(\t\x12-\n\talgorithm\x18\x02 \x01(\x0e\x32\x1a.coalition.v1.KeyAlgorithm\x12\x12\n\npublic_key\x18\x03 \x01(\x0c\x12%\n\x05state\x18\x04 \x01(\x0e\x32\x16.coalition.v1.KeyState\x12/\n\x0b\x63reate_time\x18\x05 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12/\n\x0brevoke_time\x18\x06 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"4\n\x05Money\x12\x14\n\x0c\x61mount_minor\x18\x01 \x01(\x03\x12\x15\n\rcurrency_code\x18\x02 \x01(\t*\xae\x01\n\x0bPartnerKind\x12\x1c\n\x18PARTNER_KIND_UNSPECIFIED\x10\x00\x12\x18\n\x14PARTNER_KIND_AIRLINE\x10\x01\x12\x16\n\x12PARTNER_KIND_HOTEL\x10\x02\x12\x1c\n\x18PARTNER_KIND_CARD_ISSUER\x10\x03\x12\x19\n\x15PARTNER_KIND_RETAILER\x10\x04\x12\x16\n\x12PARTNER_KIND_OTHER\x10\x05*H\n\x0cKeyAlgorithm\x12\x1d\n\x19KEY_ALGORITHM_UNSPECIFIED\x10\x00\x12\x19\n\x15KEY_ALGORITHM_ED25519\x10\x01*R\n\x08KeyState\x12\x19\n\x15KEY_STATE_UNSPECIFIED\x10\x00\x12\x14\n\x10KEY_STATE_ACTIVE\x10\x01\x12\x15\n\x11KEY_STATE_REVOKED\x10\x02*m\n\x0e\x41greementState\x12\x1f\n\x1b\x41GREEMENT_STATE_UNSPECIFIED\x10\x00\x12\x1c\n\x18\x41GREEMENT_STATE_PROPOSED\x10\x01\x12\x1c\n\x18\x41GREEMENT_STATE_ACCEPTED\x10\x02\x62\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x19\x63oalition/v1/common.proto\x12\x0c\x63oalition.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"\xe7\x01\n\tPublicKey\x12\x0e\n\x06key_id\x18\x01 \x01(\t\x12-\n\talgorithm\x18\x02 \x01(\x0e\x32\x1a.coalition.v1.KeyAlgorithm\x12\x12\n\npublic_key\x18\x03 \x01(\x0c\x12%\n\x05state\x18\x04 \x01(\x0e\x32\x16.coalition.v1.KeyState\x12/\n\x0b\x63reate_time\x18\x05 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12/\n\x0brevoke_time\x18\x06 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"4\n\x05Money\x12\x14\n\x0c\x61mount_minor\x18\x01 \x01(\x03\x12\x15\n\rcurrency_code\x18\x02 \x01(\t\"I\n\tItemError\x12\x0c\n\x04\x63ode\x18\x01 \x01(\x05\x12\x0e\n\x06reason\x18\x02 \x01(\t\x12\x0f\n\x07message\x18\x03 \x01(\t\x12\r\n\x05\x66ield\x18\x04 \x01(\t*\xae\x01\n\x0bPartnerKind\x12\x1c\n\x18PARTNER_KIND_UNSPECIFIED\x10\x00\x12\x18\n\x14PARTNER_KIND_AIRLINE\x10\x01\x12\x16\n\x12PARTNER_KIND_HOTEL\x10\x02\x12\x1c\n\x18PARTNER_KIND_CARD_ISSUER\x10\x03\x12\x19\n\x15PARTNER_KIND_RETAILER\x10\x04\x12\x16\n\x12PARTNER_KIND_OTHER\x10\x05*H\n\x0cKeyAlgorithm\x12\x1d\n\x19KEY_ALGORITHM_UNSPECIFIED\x10\x00\x12\x19\n\x15KEY_ALGORITHM_ED25519\x10\x01*R\n\x08KeyState\x12\x19\n\x15KEY_STATE_UNSPECIFIED\x10\x00\x12\x14\n\x10KEY_STATE_ACTIVE\x10\x01\x12\x15\n\x11KEY_STATE_REVOKED\x10\x02*m\n\x0e\x41greementState\x12\x1f\n\x1b\x41GREEMENT_STATE_UNSPECIFIED\x10\x00\x12\x1c\n\x18\x41GREEMENT_STATE_PROPOSED\x10\x01\x12\x1c\n\x18\x41GREEMENT_STATE_ACCEPTED\x10\x02\x62\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'coalition.v1.common_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
-  _globals['_PARTNERKIND']._serialized_start=365
-  _globals['_PARTNERKIND']._serialized_end=539
-  _globals['_KEYALGORITHM']._serialized_start=541
-  _globals['_KEYALGORITHM']._serialized_end=613
-  _globals['_KEYSTATE']._serialized_start=615
-  _globals['_KEYSTATE']._serialized_end=697
-  _globals['_AGREEMENTSTATE']._serialized_start=699
-  _globals['_AGREEMENTSTATE']._serialized_end=808
+  _globals['_PARTNERKIND']._serialized_start=440
+  _globals['_PARTNERKIND']._serialized_end=614
+  _globals['_KEYALGORITHM']._serialized_start=616
+  _globals['_KEYALGORITHM']._serialized_end=688
+  _globals['_KEYSTATE']._serialized_start=690
+  _globals['_KEYSTATE']._serialized_end=772
+  _globals['_AGREEMENTSTATE']._serialized_start=774
+  _globals['_AGREEMENTSTATE']._serialized_end=883
   _globals['_PUBLICKEY']._serialized_start=77
   _globals['_PUBLICKEY']._serialized_end=308
   _globals['_MONEY']._serialized_start=310
   _globals['_MONEY']._serialized_end=362
+  _globals['_ITEMERROR']._serialized_start=364
+  _globals['_ITEMERROR']._serialized_end=437
 # @@protoc_insertion_point(module_scope)

@@ -239,16 +239,52 @@ class Transfer(_message.Message):
     def __init__(self, transfer_id: _Optional[str] = ..., kind: _Optional[_Union[TransferKind, str]] = ..., state: _Optional[_Union[TransferState, str]] = ..., source_partner_id: _Optional[str] = ..., destination_partner_id: _Optional[str] = ..., ppid: _Optional[str] = ..., source_points: _Optional[int] = ..., destination_points: _Optional[int] = ..., bonus_points: _Optional[int] = ..., settlement_amount: _Optional[_Union[_common_pb2.Money, _Mapping]] = ..., fee: _Optional[_Union[_common_pb2.Money, _Mapping]] = ..., agreement_id: _Optional[str] = ..., agreement_version: _Optional[int] = ..., quote_id: _Optional[str] = ..., original_transfer_id: _Optional[str] = ..., create_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., timeout_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., resolve_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., void_reason: _Optional[_Union[VoidReason, str]] = ..., reject_reason: _Optional[str] = ...) -> None: ...
 
 class CreateTransferRequest(_message.Message):
-    __slots__ = ("quote_id",)
+    __slots__ = ("quote_id", "ppid", "destination_partner_id", "source_points")
     QUOTE_ID_FIELD_NUMBER: _ClassVar[int]
+    PPID_FIELD_NUMBER: _ClassVar[int]
+    DESTINATION_PARTNER_ID_FIELD_NUMBER: _ClassVar[int]
+    SOURCE_POINTS_FIELD_NUMBER: _ClassVar[int]
     quote_id: str
-    def __init__(self, quote_id: _Optional[str] = ...) -> None: ...
+    ppid: str
+    destination_partner_id: str
+    source_points: int
+    def __init__(self, quote_id: _Optional[str] = ..., ppid: _Optional[str] = ..., destination_partner_id: _Optional[str] = ..., source_points: _Optional[int] = ...) -> None: ...
 
 class CreateTransferResponse(_message.Message):
     __slots__ = ("transfer",)
     TRANSFER_FIELD_NUMBER: _ClassVar[int]
     transfer: Transfer
     def __init__(self, transfer: _Optional[_Union[Transfer, _Mapping]] = ...) -> None: ...
+
+class TransferBatchEntry(_message.Message):
+    __slots__ = ("idempotency_key", "transfer")
+    IDEMPOTENCY_KEY_FIELD_NUMBER: _ClassVar[int]
+    TRANSFER_FIELD_NUMBER: _ClassVar[int]
+    idempotency_key: str
+    transfer: CreateTransferRequest
+    def __init__(self, idempotency_key: _Optional[str] = ..., transfer: _Optional[_Union[CreateTransferRequest, _Mapping]] = ...) -> None: ...
+
+class CreateTransferBatchRequest(_message.Message):
+    __slots__ = ("entries",)
+    ENTRIES_FIELD_NUMBER: _ClassVar[int]
+    entries: _containers.RepeatedCompositeFieldContainer[TransferBatchEntry]
+    def __init__(self, entries: _Optional[_Iterable[_Union[TransferBatchEntry, _Mapping]]] = ...) -> None: ...
+
+class TransferBatchResult(_message.Message):
+    __slots__ = ("idempotency_key", "transfer", "error")
+    IDEMPOTENCY_KEY_FIELD_NUMBER: _ClassVar[int]
+    TRANSFER_FIELD_NUMBER: _ClassVar[int]
+    ERROR_FIELD_NUMBER: _ClassVar[int]
+    idempotency_key: str
+    transfer: Transfer
+    error: _common_pb2.ItemError
+    def __init__(self, idempotency_key: _Optional[str] = ..., transfer: _Optional[_Union[Transfer, _Mapping]] = ..., error: _Optional[_Union[_common_pb2.ItemError, _Mapping]] = ...) -> None: ...
+
+class CreateTransferBatchResponse(_message.Message):
+    __slots__ = ("results",)
+    RESULTS_FIELD_NUMBER: _ClassVar[int]
+    results: _containers.RepeatedCompositeFieldContainer[TransferBatchResult]
+    def __init__(self, results: _Optional[_Iterable[_Union[TransferBatchResult, _Mapping]]] = ...) -> None: ...
 
 class GetTransferRequest(_message.Message):
     __slots__ = ("transfer_id",)
@@ -295,6 +331,28 @@ class ConfirmCreditResponse(_message.Message):
     TRANSFER_FIELD_NUMBER: _ClassVar[int]
     transfer: Transfer
     def __init__(self, transfer: _Optional[_Union[Transfer, _Mapping]] = ...) -> None: ...
+
+class ConfirmCreditsRequest(_message.Message):
+    __slots__ = ("transfer_ids",)
+    TRANSFER_IDS_FIELD_NUMBER: _ClassVar[int]
+    transfer_ids: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, transfer_ids: _Optional[_Iterable[str]] = ...) -> None: ...
+
+class ConfirmCreditResult(_message.Message):
+    __slots__ = ("transfer_id", "transfer", "error")
+    TRANSFER_ID_FIELD_NUMBER: _ClassVar[int]
+    TRANSFER_FIELD_NUMBER: _ClassVar[int]
+    ERROR_FIELD_NUMBER: _ClassVar[int]
+    transfer_id: str
+    transfer: Transfer
+    error: _common_pb2.ItemError
+    def __init__(self, transfer_id: _Optional[str] = ..., transfer: _Optional[_Union[Transfer, _Mapping]] = ..., error: _Optional[_Union[_common_pb2.ItemError, _Mapping]] = ...) -> None: ...
+
+class ConfirmCreditsResponse(_message.Message):
+    __slots__ = ("results",)
+    RESULTS_FIELD_NUMBER: _ClassVar[int]
+    results: _containers.RepeatedCompositeFieldContainer[ConfirmCreditResult]
+    def __init__(self, results: _Optional[_Iterable[_Union[ConfirmCreditResult, _Mapping]]] = ...) -> None: ...
 
 class RejectCreditRequest(_message.Message):
     __slots__ = ("transfer_id", "reason")

@@ -6,6 +6,7 @@ import grpc
 from google.protobuf import any_pb2
 from google.rpc import code_pb2, error_details_pb2, status_pb2
 
+from coalition.v1 import common_pb2
 from exchange.domain.errors import DomainError, ErrorCode
 
 ERROR_DOMAIN = "coalition.exchange"
@@ -101,6 +102,17 @@ def rich_status(error: DomainError) -> status_pb2.Status:
         )
         status.details.append(_pack(bad_request))
     return status
+
+
+def item_error(error: DomainError) -> common_pb2.ItemError:
+    """One batch item's refusal: what the same request alone would have got."""
+    field = error.field_violations[0].field if error.field_violations else ""
+    return common_pb2.ItemError(
+        code=getattr(code_pb2, STATUS_BY_CODE[error.code].name),
+        reason=error.code.value,
+        message=error.message,
+        field=field,
+    )
 
 
 def unauthenticated() -> DomainError:

@@ -9,6 +9,7 @@ from exchange.api.convert import timestamp, timestamp_us
 from exchange.api.pipeline import READ_ONLY, STATE_CHANGING, CallContext
 from exchange.api.registry import rpc
 from exchange.api.tier_servicer import AGREEMENT_STATES
+from exchange.api.transfer_batches import BatchRunner
 from exchange.api.transfer_codec import (
     STATES_FROM_MESSAGE,
     QuoteSigner,
@@ -19,7 +20,7 @@ from exchange.domain.errors import invalid
 from exchange.domain.ports import Clock
 from exchange.domain.rates import RateAgreement, RateTerms, parse_price
 from exchange.services import rates, transfers
-from exchange.services.transfers import TransferSettings
+from exchange.services.transfers import TransferOrder, TransferSettings
 
 POSITION_SEPARATOR = "|"
 
@@ -104,6 +105,7 @@ class ExchangeServicer:
         self.hub_key = hub_key
         self.settings = settings
         self.seal = QuoteSigner(hub_key)
+        self.batches = BatchRunner(clock, settings)
 
     @rpc("ProposeRateAgreement", STATE_CHANGING)
     def propose_rate_agreement(
@@ -166,10 +168,25 @@ class ExchangeServicer:
     def create_transfer(
         self, request: pb.CreateTransferRequest, call: CallContext
     ) -> pb.CreateTransferResponse:
-        transfer = transfers.create_transfer(
-            call.uow, self.clock, self.settings, call.partner_id, request.quote_id
+        order = TransferOrder(
+            request.quote_id, request.ppid, request.destination_partner_id, request.source_points
+        )
+        transfer = transfers.start_transfer(
+            call.uow, self.clock, self.settings, call.partner_id, order
         )
         return pb.CreateTransferResponse(transfer=transfer_message(transfer, call.partner_id))
+
+    @rpc("CreateTransferBatch", STATE_CHANGING)
+    def create_transfer_batch(
+        self, request: pb.CreateTransferBatchRequest, call: CallContext
+    ) -> pb.CreateTransferBatchResponse:
+        return self.batches.create(request, call)
+
+    @rpc("ConfirmCredits", STATE_CHANGING)
+    def confirm_credits(
+        self, request: pb.ConfirmCreditsRequest, call: CallContext
+    ) -> pb.ConfirmCreditsResponse:
+        return self.batches.confirm(request, call)
 
     @rpc("GetTransfer", READ_ONLY)
     def get_transfer(

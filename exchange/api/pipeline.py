@@ -58,6 +58,8 @@ class CallContext:
     partner_id: str
     request_id: str
     uow: UnitOfWork
+    # The call's own key ("" on read-only calls): a batch's entries may not reuse it.
+    idempotency_key: str = ""
 
 
 @dataclass(frozen=True)
@@ -194,7 +196,7 @@ class RequestPipeline:
                     uow.commit()
                     return stored
             request = _parse(method.request_type, body)
-            call = CallContext(headers.partner_id, request_id, uow)
+            call = CallContext(headers.partner_id, request_id, uow, headers.idempotency_key)
             try:
                 message: Message = method.implementation(request, call)
             except DomainError as refusal:

@@ -76,13 +76,24 @@ class QuoteRequest:
     source_points: int
 
 
-def create_quote(
-    uow: UnitOfWork,
-    clock: Clock,
-    settings: TransferSettings,
-    seal: QuoteSealer,
-    request: QuoteRequest,
-) -> Quote:
+@dataclass(frozen=True)
+class Pricing:
+    """Everything the agreement in force says about one member's transfer, checked."""
+
+    member: MemberId
+    counterpart: MemberId
+    agreement: RateAgreement
+    source_points: int
+    destination_points: int
+    bonus_points: int
+    settlement_amount_minor: int
+    fee_minor: int
+
+
+def _price_now(
+    uow: UnitOfWork, now_us: int, settings: TransferSettings, request: QuoteRequest
+) -> Pricing:
+    """Checks the request and prices it under the agreement in force; writes nothing."""
     if not 0 < request.source_points <= limits.TRANSFER_POINTS_MAX:
         raise invalid("source_points", "must be a positive number of points")
     member = own_member(uow, request.caller, request.ppid)
@@ -90,25 +101,45 @@ def create_quote(
     if request.destination_partner_id == request.caller:
         raise DomainError(ErrorCode.SAME_PROGRAM, "points cannot move into their own program")
     counterpart = _counterpart(uow, member, request.destination_partner_id)
-    now_us = clock.now_us()
     agreement = _agreement_in_force(uow, request.caller, request.destination_partner_id, now_us)
     pricing = price(agreement.terms, request.source_points, now_us, settings.fee_basis_points)
     _check_daily_cap(uow, agreement, member.cmid, request.source_points, now_us)
+    return Pricing(
+        member,
+        counterpart,
+        agreement,
+        pricing.source_points,
+        pricing.destination_points,
+        pricing.bonus_points,
+        pricing.settlement_amount_minor,
+        pricing.fee_minor,
+    )
+
+
+def create_quote(
+    uow: UnitOfWork,
+    clock: Clock,
+    settings: TransferSettings,
+    seal: QuoteSealer,
+    request: QuoteRequest,
+) -> Quote:
+    now_us = clock.now_us()
+    priced = _price_now(uow, now_us, settings, request)
     quote = Quote(
         "qt_" + secrets.token_hex(12),
         request.caller,
         request.destination_partner_id,
-        member.cmid,
-        member.ppid,
-        counterpart.ppid,
-        agreement.agreement_id,
-        agreement.version,
-        pricing.source_points,
-        pricing.destination_points,
-        pricing.bonus_points,
-        agreement.terms.currency,
-        pricing.settlement_amount_minor,
-        pricing.fee_minor,
+        priced.member.cmid,
+        priced.member.ppid,
+        priced.counterpart.ppid,
+        priced.agreement.agreement_id,
+        priced.agreement.version,
+        priced.source_points,
+        priced.destination_points,
+        priced.bonus_points,
+        priced.agreement.terms.currency,
+        priced.settlement_amount_minor,
+        priced.fee_minor,
         now_us,
         now_us + limits.QUOTE_TTL_S * 1_000_000,
         b"",
@@ -118,6 +149,72 @@ def create_quote(
     quote = replace(quote, payload=payload, signature=signature)
     uow.transfers.add_quote(quote)
     return quote
+
+
+@dataclass(frozen=True)
+class TransferOrder:
+    """What starts a transfer: a quote, or inline terms the agreement in force prices now."""
+
+    quote_id: str = ""
+    ppid: str = ""
+    destination_partner_id: str = ""
+    source_points: int = 0
+
+    @property
+    def has_inline_terms(self) -> bool:
+        return bool(self.ppid or self.destination_partner_id or self.source_points)
+
+
+def start_transfer(
+    uow: UnitOfWork, clock: Clock, settings: TransferSettings, caller: str, order: TransferOrder
+) -> Transfer:
+    """Starts a transfer from a quote or from inline terms; refusals come before any write."""
+    if order.quote_id and order.has_inline_terms:
+        raise invalid("quote_id", "give either a quote or inline terms, not both")
+    if order.quote_id:
+        return create_transfer(uow, clock, settings, caller, order.quote_id)
+    if not order.has_inline_terms:
+        raise invalid(
+            "quote_id",
+            "is required unless ppid, destination_partner_id and source_points are given",
+        )
+    request = QuoteRequest(caller, order.ppid, order.destination_partner_id, order.source_points)
+    return create_transfer_inline(uow, clock, settings, request)
+
+
+def create_transfer_inline(
+    uow: UnitOfWork, clock: Clock, settings: TransferSettings, request: QuoteRequest
+) -> Transfer:
+    """Starts a transfer at the rate in force now, with no quote round trip."""
+    member = own_member(uow, request.caller, request.ppid)
+    # Locked before the daily cap is read: concurrent transfers of one member queue here.
+    uow.members.lock_member(member.cmid)
+    now_us = clock.now_us()
+    priced = _price_now(uow, now_us, settings, request)
+    transfer = Transfer(
+        "tr_" + secrets.token_hex(12),
+        TransferKind.TRANSFER,
+        TransferState.PENDING,
+        request.caller,
+        request.destination_partner_id,
+        priced.member.cmid,
+        priced.member.ppid,
+        priced.counterpart.ppid,
+        priced.source_points,
+        priced.destination_points,
+        priced.bonus_points,
+        priced.agreement.terms.currency,
+        priced.settlement_amount_minor,
+        priced.fee_minor,
+        priced.agreement.agreement_id,
+        priced.agreement.version,
+        None,
+        None,
+        now_us,
+        now_us + settings.timeout_s * 1_000_000,
+    )
+    _record_start(uow, transfer)
+    return transfer
 
 
 def get_quote(uow: UnitOfWork, caller: str, quote_id: str, *, for_update: bool = False) -> Quote:
@@ -176,9 +273,17 @@ def create_transfer(
         now_us,
         now_us + settings.timeout_s * 1_000_000,
     )
-    uow.transfers.add(transfer)
     uow.transfers.mark_quote_used(quote.quote_id, transfer.transfer_id)
-    uow.ledger.record(hold_journal(transfer.transfer_id, _legs_for(uow, transfer)), now_us)
+    _record_start(uow, transfer)
+    return transfer
+
+
+def _record_start(uow: UnitOfWork, transfer: Transfer) -> None:
+    """The pending transfer, its hold journal and the destination's credit request."""
+    uow.transfers.add(transfer)
+    uow.ledger.record(
+        hold_journal(transfer.transfer_id, _legs_for(uow, transfer)), transfer.created_at_us
+    )
     uow.events.append(
         transfer.destination_partner_id,
         CreditRequested(
@@ -189,7 +294,6 @@ def create_transfer(
             transfer.timeout_at_us,
         ),
     )
-    return transfer
 
 
 def visible_transfer(

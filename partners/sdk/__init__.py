@@ -15,6 +15,8 @@ from partners.sdk.events import (
     verify_event,
 )
 from partners.sdk.exchange_client import (
+    TRANSFER_BATCH_ENTRIES_MAX,
+    BatchTransfer,
     ExchangeClient,
     PayloadVerificationError,
     rate_terms,
@@ -32,6 +34,8 @@ from partners.sdk.settlement_client import (
 from partners.sdk.tier_client import TierClient
 
 __all__ = [
+    "TRANSFER_BATCH_ENTRIES_MAX",
+    "BatchTransfer",
     "EventClient",
     "EventSink",
     "EventVerificationError",

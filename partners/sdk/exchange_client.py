@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
 
@@ -109,6 +110,32 @@ def rate_terms(
     return terms
 
 
+# The hub's limit on entries per CreateTransferBatch and ids per ConfirmCredits call.
+TRANSFER_BATCH_ENTRIES_MAX = 1000
+
+
+@dataclass(frozen=True)
+class BatchTransfer:
+    """One entry of CreateTransferBatch: its own idempotency key, and a quote or inline terms."""
+
+    idempotency_key: str
+    ppid: str = ""
+    destination_partner_id: str = ""
+    source_points: int = 0
+    quote_id: str = ""
+
+    def message(self) -> exchange_pb2.TransferBatchEntry:
+        return exchange_pb2.TransferBatchEntry(
+            idempotency_key=self.idempotency_key,
+            transfer=exchange_pb2.CreateTransferRequest(
+                quote_id=self.quote_id,
+                ppid=self.ppid,
+                destination_partner_id=self.destination_partner_id,
+                source_points=self.source_points,
+            ),
+        )
+
+
 class ExchangeClient:
     """A partner's side of points transfers. It always names members by its own ppids."""
 
@@ -196,17 +223,51 @@ class ExchangeClient:
         return verify_quote(response.quote, self.hub_public_keys)
 
     def create_transfer(
-        self, quote_id: str, idempotency_key: str | None = None
+        self,
+        quote_id: str = "",
+        idempotency_key: str | None = None,
+        *,
+        ppid: str = "",
+        destination_partner_id: str = "",
+        source_points: int = 0,
     ) -> exchange_pb2.Transfer:
-        """Starts the transfer a quote priced. Retry with the same key: it starts at most once."""
+        """Starts a transfer under a quote, or under inline terms priced by the hub now.
+
+        Pass either `quote_id` alone or all of `ppid`, `destination_partner_id` and
+        `source_points`.
+        """
         response = self.connection.call(
             SERVICE + "CreateTransfer",
-            exchange_pb2.CreateTransferRequest(quote_id=quote_id),
+            exchange_pb2.CreateTransferRequest(
+                quote_id=quote_id,
+                ppid=ppid,
+                destination_partner_id=destination_partner_id,
+                source_points=source_points,
+            ),
             exchange_pb2.CreateTransferResponse,
             changes_state=True,
             idempotency_key=idempotency_key,
         )
         return response.transfer
+
+    def create_transfer_batch(
+        self, entries: Sequence[BatchTransfer], idempotency_key: str | None = None
+    ) -> list[exchange_pb2.TransferBatchResult]:
+        """Starts up to TRANSFER_BATCH_ENTRIES_MAX transfers; one result per entry, in order.
+
+        Each entry's own idempotency key makes it safe to send again, in this batch or another.
+        """
+        request = exchange_pb2.CreateTransferBatchRequest(
+            entries=[entry.message() for entry in entries]
+        )
+        response = self.connection.call(
+            SERVICE + "CreateTransferBatch",
+            request,
+            exchange_pb2.CreateTransferBatchResponse,
+            changes_state=True,
+            idempotency_key=idempotency_key,
+        )
+        return list(response.results)
 
     def get_transfer(self, transfer_id: str) -> exchange_pb2.Transfer:
         response = self.connection.call(
@@ -268,6 +329,19 @@ class ExchangeClient:
             idempotency_key=idempotency_key,
         )
         return response.transfer
+
+    def confirm_credits(
+        self, transfer_ids: Sequence[str], idempotency_key: str | None = None
+    ) -> list[exchange_pb2.ConfirmCreditResult]:
+        """As the destination: confirms up to TRANSFER_BATCH_ENTRIES_MAX credits in one call."""
+        response = self.connection.call(
+            SERVICE + "ConfirmCredits",
+            exchange_pb2.ConfirmCreditsRequest(transfer_ids=list(transfer_ids)),
+            exchange_pb2.ConfirmCreditsResponse,
+            changes_state=True,
+            idempotency_key=idempotency_key,
+        )
+        return list(response.results)
 
     def reject_credit(
         self, transfer_id: str, reason: str, idempotency_key: str | None = None
