@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import threading
 import uuid
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import replace
 from typing import TYPE_CHECKING, TypeVar
 
@@ -123,6 +123,21 @@ class InMemoryRequestLedger:
             raise ValueError("duplicate idempotency record")
         self._store.responses[(partner_id, idempotency_key)] = (stored, at_us)
 
+    def lock_idempotency_keys(self, partner_id: str, idempotency_keys: Sequence[str]) -> set[str]:
+        return set()
+
+    def stored_responses(
+        self, partner_id: str, idempotency_keys: Sequence[str]
+    ) -> dict[str, StoredResponse]:
+        found = {key: self.stored_response(partner_id, key) for key in idempotency_keys}
+        return {key: stored for key, stored in found.items() if stored is not None}
+
+    def store_responses(
+        self, partner_id: str, stored: Sequence[tuple[str, StoredResponse]], at_us: int
+    ) -> None:
+        for idempotency_key, record in stored:
+            self.store_response(partner_id, idempotency_key, record, at_us)
+
     def purge(self, nonces_before_s: int, responses_before_us: int) -> int:
         store = self._store
         nonces = {
@@ -165,6 +180,10 @@ class InMemoryEventFeed:
             if owner == partner_id and sequence > after_sequence
         )
         return [event for _, event in found[:limit]]
+
+    def append_many(self, partner_id: str, events: Sequence[FeedEvent]) -> None:
+        for event in events:
+            self.append(partner_id, event)
 
     def position(self, partner_id: str) -> FeedPosition:
         position = self._store.feeds.get(partner_id)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import secrets
 from collections import defaultdict
+from collections.abc import Sequence
 from dataclasses import replace
 from datetime import date, timedelta
 from typing import TYPE_CHECKING
@@ -116,9 +117,38 @@ class InMemoryTransferRepository:
             raise ValueError(f"duplicate quote_id {transfer.quote_id!r} among transfers")
         store.transfers[transfer.transfer_id] = transfer
 
+    def add_many(self, transfers: Sequence[Transfer]) -> None:
+        for transfer in transfers:
+            self.add(transfer)
+
     def get(self, transfer_id: str, *, for_update: bool = False) -> Transfer | None:
         # The unit of work holds the whole store, so every read is already "for update".
         return self._store.transfers.get(transfer_id)
+
+    def get_many(
+        self, transfer_ids: Sequence[str], *, for_update: bool = False
+    ) -> dict[str, Transfer]:
+        found = {i: self._store.transfers.get(i) for i in transfer_ids}
+        return {i: transfer for i, transfer in found.items() if transfer is not None}
+
+    def save_many(self, transfers: Sequence[Transfer]) -> None:
+        for transfer in transfers:
+            self.save(transfer)
+
+    def source_points_since_by_member(
+        self,
+        cmids: Sequence[str],
+        source_partner_id: str,
+        destination_partner_id: str,
+        since_us: int,
+    ) -> dict[str, int]:
+        totals = {
+            cmid: self.source_points_since(
+                cmid, source_partner_id, destination_partner_id, since_us
+            )
+            for cmid in cmids
+        }
+        return {cmid: total for cmid, total in totals.items() if total}
 
     def save(self, transfer: Transfer) -> None:
         row = self._store.transfers.get(transfer.transfer_id)
@@ -219,6 +249,10 @@ class InMemoryLedger:
 
     def __init__(self, store: InMemoryStore) -> None:
         self._store = store
+
+    def record_many(self, journals: Sequence[Journal], at_us: int) -> None:
+        for journal in journals:
+            self.record(journal, at_us)
 
     def record(self, journal: Journal, at_us: int) -> None:
         store = self._store

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Sequence
 from dataclasses import replace
 from typing import TYPE_CHECKING
 
@@ -75,6 +76,17 @@ class InMemoryMemberRepository:
         self._store.ppids[member.ppid] = replace(row, cmid=cmid)
 
     def lock_member(self, cmid: str) -> None:
+        """Nothing to do: the unit of work already holds the whole store."""
+
+    def get_ppids(self, partner_id: str, ppids: Sequence[str]) -> dict[str, MemberId]:
+        found = {ppid: self.get_ppid(partner_id, ppid) for ppid in ppids}
+        return {ppid: member for ppid, member in found.items() if member is not None}
+
+    def ppids_of_members(self, cmids: Sequence[str]) -> dict[str, list[MemberId]]:
+        found = {cmid: self.ppids_of(cmid) for cmid in cmids}
+        return {cmid: ppids for cmid, ppids in found.items() if ppids}
+
+    def lock_members(self, cmids: Sequence[str]) -> None:
         """Nothing to do: the unit of work already holds the whole store."""
 
     def delete_ppid(self, member: MemberId) -> None:

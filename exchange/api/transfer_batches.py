@@ -3,13 +3,15 @@
 Each entry of CreateTransferBatch behaves exactly like a CreateTransfer call with the entry's
 own idempotency key: its response is stored under that key, so the entry (in another batch,
 or sent alone) can be retried safely. A refused entry writes nothing; the handlers refuse
-before their first write, so the entries around it commit unharmed.
+before their first write, so the entries around it commit unharmed. Keys are locked, and
+stored responses read and written, for the whole batch at once.
 """
 
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
+from dataclasses import dataclass
 
 from coalition import wire
 from coalition.v1 import exchange_pb2 as pb
@@ -19,8 +21,8 @@ from exchange.api.transfer_codec import transfer_message
 from exchange.domain import limits
 from exchange.domain.errors import DomainError, ErrorCode, FieldChecks
 from exchange.domain.ports import Clock, StoredResponse
-from exchange.domain.transfers import Transfer
 from exchange.services import transfers
+from exchange.services.bulk_transfers import Outcome
 from exchange.services.transfers import TransferOrder, TransferSettings
 
 # Entries are stored as CreateTransfer calls: a key works the same in a batch or alone.
@@ -66,6 +68,13 @@ def _order(message: pb.CreateTransferRequest) -> TransferOrder:
     )
 
 
+@dataclass(frozen=True)
+class _Entry:
+    key: str
+    order: TransferOrder
+    body_sha256: bytes
+
+
 class BatchRunner:
     def __init__(self, clock: Clock, settings: TransferSettings) -> None:
         self.clock = clock
@@ -75,82 +84,97 @@ class BatchRunner:
         self, request: pb.CreateTransferBatchRequest, call: CallContext
     ) -> pb.CreateTransferBatchResponse:
         check_entries(request, call.idempotency_key)
-        return pb.CreateTransferBatchResponse(
-            results=[self._create_one(entry, call) for entry in request.entries]
-        )
-
-    def _create_one(
-        self, entry: pb.TransferBatchEntry, call: CallContext
-    ) -> pb.TransferBatchResult:
-        key = entry.idempotency_key
-        body_sha256 = hashlib.sha256(entry.transfer.SerializeToString(deterministic=True)).digest()
-        try:
-            stored = _stored_entry(call, key, body_sha256)
-            if stored is not None:
-                return pb.TransferBatchResult(idempotency_key=key, transfer=stored.transfer)
-            transfer = transfers.start_transfer(
-                call.uow, self.clock, self.settings, call.partner_id, _order(entry.transfer)
+        entries = [
+            _Entry(
+                entry.idempotency_key,
+                _order(entry.transfer),
+                hashlib.sha256(entry.transfer.SerializeToString(deterministic=True)).digest(),
             )
-        except DomainError as refusal:
-            return pb.TransferBatchResult(
-                idempotency_key=key, error=catalog.item_error(_within_entry(refusal))
-            )
-        response = pb.CreateTransferResponse(transfer=transfer_message(transfer, call.partner_id))
-        record = StoredResponse(
-            CREATE_TRANSFER_PATH, body_sha256, response.SerializeToString(deterministic=True)
+            for entry in request.entries
+        ]
+        earlier = _earlier_outcomes(call, entries)
+        new = [entry for entry in entries if entry.key not in earlier]
+        started = transfers.start_transfers(
+            call.uow, self.clock, self.settings, call.partner_id, [e.order for e in new]
         )
-        call.uow.requests.store_response(call.partner_id, key, record, self.clock.now_us())
-        return pb.TransferBatchResult(idempotency_key=key, transfer=response.transfer)
+        results = dict(earlier)
+        records: list[tuple[str, StoredResponse]] = []
+        for entry, outcome in zip(new, started, strict=True):
+            if isinstance(outcome, DomainError):
+                error = catalog.item_error(_within_entry(outcome))
+                results[entry.key] = pb.TransferBatchResult(idempotency_key=entry.key, error=error)
+                continue
+            response = pb.CreateTransferResponse(
+                transfer=transfer_message(outcome, call.partner_id)
+            )
+            stored = response.SerializeToString(deterministic=True)
+            records.append(
+                (entry.key, StoredResponse(CREATE_TRANSFER_PATH, entry.body_sha256, stored))
+            )
+            results[entry.key] = pb.TransferBatchResult(
+                idempotency_key=entry.key, transfer=response.transfer
+            )
+        call.uow.requests.store_responses(call.partner_id, records, self.clock.now_us())
+        return pb.CreateTransferBatchResponse(results=[results[e.key] for e in entries])
 
     def confirm(
         self, request: pb.ConfirmCreditsRequest, call: CallContext
     ) -> pb.ConfirmCreditsResponse:
         check_transfer_ids(request.transfer_ids)
-
-        def confirm_one(transfer_id: str) -> Transfer:
-            return transfers.confirm_credit(
-                call.uow, self.clock, call.partner_id, transfer_id, self.settings.calendar
-            )
-
+        outcomes = transfers.confirm_credits(
+            call.uow, self.clock, call.partner_id, request.transfer_ids, self.settings.calendar
+        )
         return pb.ConfirmCreditsResponse(
             results=[
-                _confirmed(transfer_id, confirm_one, call) for transfer_id in request.transfer_ids
+                _confirmed(transfer_id, outcome, call.partner_id)
+                for transfer_id, outcome in zip(request.transfer_ids, outcomes, strict=True)
             ]
         )
 
 
-def _confirmed(
-    transfer_id: str, confirm_one: Callable[[str], Transfer], call: CallContext
-) -> pb.ConfirmCreditResult:
-    try:
-        transfer = confirm_one(transfer_id)
-    except DomainError as refusal:
-        # A refusal that keeps its writes (a timed-out transfer voided now) keeps them here too:
-        # the whole batch commits.
-        return pb.ConfirmCreditResult(transfer_id=transfer_id, error=catalog.item_error(refusal))
+def _confirmed(transfer_id: str, outcome: Outcome, caller: str) -> pb.ConfirmCreditResult:
+    # A refusal that keeps its writes (a timed-out transfer voided now) keeps them here too:
+    # the whole batch commits.
+    if isinstance(outcome, DomainError):
+        return pb.ConfirmCreditResult(transfer_id=transfer_id, error=catalog.item_error(outcome))
     return pb.ConfirmCreditResult(
-        transfer_id=transfer_id, transfer=transfer_message(transfer, call.partner_id)
+        transfer_id=transfer_id, transfer=transfer_message(outcome, caller)
     )
 
 
-def _stored_entry(
-    call: CallContext, key: str, body_sha256: bytes
-) -> pb.CreateTransferResponse | None:
-    """The first outcome of this entry's key, or None to start the transfer now."""
+def _earlier_outcomes(
+    call: CallContext, entries: Sequence[_Entry]
+) -> dict[str, pb.TransferBatchResult]:
+    """Entries whose key was used before (their first outcome, or a refusal) or is in use now."""
+    keys = [entry.key for entry in entries]
     requests = call.uow.requests
-    if not requests.lock_idempotency_key(call.partner_id, key):
-        raise DomainError(
-            ErrorCode.IDEMPOTENCY_IN_PROGRESS, "a call with this idempotency key is in progress"
-        )
-    stored = requests.stored_response(call.partner_id, key)
-    if stored is None:
-        return None
-    if stored.method != CREATE_TRANSFER_PATH or stored.request_sha256 != body_sha256:
-        raise DomainError(
-            ErrorCode.IDEMPOTENCY_KEY_REUSED,
-            "this idempotency key was used for a different request",
-        )
-    return pb.CreateTransferResponse.FromString(stored.response)
+    busy = requests.lock_idempotency_keys(call.partner_id, keys)
+    stored = requests.stored_responses(call.partner_id, keys)
+    found: dict[str, pb.TransferBatchResult] = {}
+    for entry in entries:
+        refusal: DomainError | None = None
+        if entry.key in busy:
+            refusal = DomainError(
+                ErrorCode.IDEMPOTENCY_IN_PROGRESS,
+                "a call with this idempotency key is in progress",
+            )
+        elif entry.key in stored:
+            record = stored[entry.key]
+            if record.method != CREATE_TRANSFER_PATH or record.request_sha256 != entry.body_sha256:
+                refusal = DomainError(
+                    ErrorCode.IDEMPOTENCY_KEY_REUSED,
+                    "this idempotency key was used for a different request",
+                )
+            else:
+                earlier = pb.CreateTransferResponse.FromString(record.response)
+                found[entry.key] = pb.TransferBatchResult(
+                    idempotency_key=entry.key, transfer=earlier.transfer
+                )
+        if refusal is not None:
+            found[entry.key] = pb.TransferBatchResult(
+                idempotency_key=entry.key, error=catalog.item_error(refusal)
+            )
+    return found
 
 
 def _within_entry(refusal: DomainError) -> DomainError:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -66,6 +67,17 @@ class RequestLedger(Protocol):
         self, partner_id: str, idempotency_key: str, stored: StoredResponse, at_us: int
     ) -> None: ...
 
+    def lock_idempotency_keys(self, partner_id: str, idempotency_keys: Sequence[str]) -> set[str]:
+        """Tries every key at once, in the given order; returns the keys another call holds."""
+
+    def stored_responses(
+        self, partner_id: str, idempotency_keys: Sequence[str]
+    ) -> dict[str, StoredResponse]: ...
+
+    def store_responses(
+        self, partner_id: str, stored: Sequence[tuple[str, StoredResponse]], at_us: int
+    ) -> None: ...
+
     def purge(self, nonces_before_s: int, responses_before_us: int) -> int:
         """Deletes expired nonces and idempotency records; returns how many rows went."""
 
@@ -87,6 +99,16 @@ class MemberRepository(Protocol):
 
     def ppids_of(self, cmid: str) -> list[MemberId]:
         """Every ppid of one member, ordered by partner id."""
+
+    def get_ppids(self, partner_id: str, ppids: Sequence[str]) -> dict[str, MemberId]:
+        """The ppids among these that are this partner's; others are simply absent."""
+
+    def ppids_of_members(self, cmids: Sequence[str]) -> dict[str, list[MemberId]]:
+        """Every ppid of each member, ordered by partner id."""
+
+    def lock_members(self, cmids: Sequence[str]) -> None:
+        """lock_member for many members, taken in sorted order so that batches cannot
+        deadlock with each other or with single transfers."""
 
     def move_ppid(self, member: MemberId, cmid: str) -> None: ...
 
@@ -130,6 +152,9 @@ class EventEncoder(Protocol):
 class EventFeed(Protocol):
     def append(self, partner_id: str, event: FeedEvent) -> StoredEvent:
         """Appends to one partner's feed in the current transaction."""
+
+    def append_many(self, partner_id: str, events: Sequence[FeedEvent]) -> None:
+        """Appends events in order, with consecutive sequences, in the current transaction."""
 
     def after(self, partner_id: str, after_sequence: int, limit: int) -> list[StoredEvent]: ...
 
@@ -264,16 +289,34 @@ class TransferRepository(Protocol):
 
     def add(self, transfer: Transfer) -> None: ...
 
+    def add_many(self, transfers: Sequence[Transfer]) -> None: ...
+
     def get(self, transfer_id: str, *, for_update: bool = False) -> Transfer | None:
         """`for_update` holds the row until commit, so a transfer resolves exactly once."""
 
+    def get_many(
+        self, transfer_ids: Sequence[str], *, for_update: bool = False
+    ) -> dict[str, Transfer]:
+        """Rows are locked in sorted id order, the order every batch takes them in."""
+
     def save(self, transfer: Transfer) -> None:
         """Stores a resolution (state, time, reasons); nothing else ever changes."""
+
+    def save_many(self, transfers: Sequence[Transfer]) -> None: ...
 
     def source_points_since(
         self, cmid: str, source_partner_id: str, destination_partner_id: str, since_us: int
     ) -> int:
         """Source points of the member's transfers in this direction since a time, not voided."""
+
+    def source_points_since_by_member(
+        self,
+        cmids: Sequence[str],
+        source_partner_id: str,
+        destination_partner_id: str,
+        since_us: int,
+    ) -> dict[str, int]:
+        """source_points_since for many members; members with none are absent."""
 
     def live_reversal_of(self, transfer_id: str) -> Transfer | None: ...
 
@@ -299,6 +342,8 @@ class TransferRepository(Protocol):
 class Ledger(Protocol):
     def record(self, journal: Journal, at_us: int) -> None:
         """Appends a journal and its entries and updates the accounts' cached counters."""
+
+    def record_many(self, journals: Sequence[Journal], at_us: int) -> None: ...
 
 
 class BusinessDayRepository(Protocol):

@@ -95,9 +95,9 @@ def open_dispute(session: Session, clock: Clock, command: OpenDispute) -> Disput
         raise invalid("claimed_amount", "must not be negative")
     settled(session, command.business_day)
     record = store.settled_record(session, command.business_day, command.transfer_id)
-    if (
-        record is None
-        or command.partner_id not in (record.source_partner_id, record.destination_partner_id)
+    if record is None or command.partner_id not in (
+        record.source_partner_id,
+        record.destination_partner_id,
     ):
         raise DomainError(ErrorCode.RECORD_NOT_FOUND, "no such line on your statement")
     if command.currency != record.currency:

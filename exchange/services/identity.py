@@ -63,6 +63,9 @@ def create_link_code(uow: UnitOfWork, clock: Clock, partner_id: str, ppid: str) 
 
 
 def _check_throttle(uow: UnitOfWork, partner_id: str, now_us: int) -> None:
+    # One redemption per partner at a time: without the lock, concurrent wrong guesses all
+    # count the same committed failures and all get looked up, past the limit.
+    uow.partners.lock(partner_id)
     since_us = now_us - limits.LINK_CODE_FAILURE_WINDOW_S * 1_000_000
     if uow.members.link_failures_since(partner_id, since_us) >= limits.LINK_CODE_FAILURES_MAX:
         raise DomainError(

@@ -6,13 +6,14 @@ that tells the other partner what to do commit together or not at all.
 
 from __future__ import annotations
 
+import functools
 import secrets
+from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 
 from exchange.domain import limits
 from exchange.domain.errors import DomainError, ErrorCode, invalid
 from exchange.domain.events import (
-    CreditRequested,
     DebitRequested,
     TransferCompleted,
     TransferVoided,
@@ -23,6 +24,7 @@ from exchange.domain.ports import Clock, QuoteSealer, UnitOfWork
 from exchange.domain.rates import RateAgreement, effective_version, price
 from exchange.domain.tiers import DAY_US
 from exchange.domain.transfers import Quote, Transfer, TransferKind, TransferState, VoidReason
+from exchange.services import bulk_transfers as bulk
 from exchange.services.identity import own_member
 from exchange.services.tiers import check_partner_field
 from settlement.calendar import CoalitionCalendar
@@ -60,12 +62,7 @@ def _check_daily_cap(
     used = uow.transfers.source_points_since(
         cmid, agreement.source_partner_id, agreement.destination_partner_id, day_start_us
     )
-    if used + points > agreement.terms.member_daily_cap_source_points:
-        raise DomainError(
-            ErrorCode.DAILY_CAP_EXCEEDED,
-            f"this member may move {agreement.terms.member_daily_cap_source_points} points a "
-            f"day to this partner; {used} are used today",
-        )
+    bulk.check_daily_cap(agreement, used, points)
 
 
 @dataclass(frozen=True)
@@ -186,35 +183,62 @@ def create_transfer_inline(
     uow: UnitOfWork, clock: Clock, settings: TransferSettings, request: QuoteRequest
 ) -> Transfer:
     """Starts a transfer at the rate in force now, with no quote round trip."""
-    member = own_member(uow, request.caller, request.ppid)
-    # Locked before the daily cap is read: concurrent transfers of one member queue here.
-    uow.members.lock_member(member.cmid)
-    now_us = clock.now_us()
-    priced = _price_now(uow, now_us, settings, request)
-    transfer = Transfer(
-        "tr_" + secrets.token_hex(12),
-        TransferKind.TRANSFER,
-        TransferState.PENDING,
-        request.caller,
-        request.destination_partner_id,
-        priced.member.cmid,
-        priced.member.ppid,
-        priced.counterpart.ppid,
-        priced.source_points,
-        priced.destination_points,
-        priced.bonus_points,
-        priced.agreement.terms.currency,
-        priced.settlement_amount_minor,
-        priced.fee_minor,
-        priced.agreement.agreement_id,
-        priced.agreement.version,
-        None,
-        None,
-        now_us,
-        now_us + settings.timeout_s * 1_000_000,
+    inline = bulk.InlineRequest(request.ppid, request.destination_partner_id, request.source_points)
+    (outcome,) = bulk.start_inline_transfers(
+        uow, clock.now_us(), _terms(settings), request.caller, [inline]
     )
-    _record_start(uow, transfer)
-    return transfer
+    if isinstance(outcome, DomainError):
+        raise outcome
+    return outcome
+
+
+def _terms(settings: TransferSettings) -> bulk.TransferTerms:
+    return bulk.TransferTerms(settings.fee_basis_points, settings.timeout_s)
+
+
+def start_transfers(
+    uow: UnitOfWork,
+    clock: Clock,
+    settings: TransferSettings,
+    caller: str,
+    orders: Sequence[TransferOrder],
+) -> list[bulk.Outcome]:
+    """Each order's transfer or refusal. Inline orders start together, in one set of reads
+    and writes; orders naming a quote (or malformed) then go one by one."""
+    inline = {
+        index: bulk.InlineRequest(o.ppid, o.destination_partner_id, o.source_points)
+        for index, o in enumerate(orders)
+        if o.has_inline_terms and not o.quote_id
+    }
+    started = bulk.start_inline_transfers(
+        uow, clock.now_us(), _terms(settings), caller, list(inline.values())
+    )
+    outcomes: dict[int, bulk.Outcome] = dict(zip(inline, started, strict=True))
+    for index, order in enumerate(orders):
+        if index not in outcomes:
+            try:
+                outcomes[index] = start_transfer(uow, clock, settings, caller, order)
+            except DomainError as refusal:
+                outcomes[index] = refusal
+    return [outcomes[index] for index in range(len(orders))]
+
+
+def confirm_credits(
+    uow: UnitOfWork,
+    clock: Clock,
+    caller: str,
+    transfer_ids: Sequence[str],
+    calendar: CoalitionCalendar,
+) -> list[bulk.Outcome]:
+    """ConfirmCredit for many transfers at once; each gets its own outcome."""
+    now_us = clock.now_us()
+    today = calendar.business_day_of(now_us).isoformat()
+
+    @functools.cache
+    def business_day() -> str:
+        return uow.business_days.open_day_at_or_after(today)
+
+    return bulk.confirm_credits(uow, now_us, caller, business_day, transfer_ids)
 
 
 def get_quote(uow: UnitOfWork, caller: str, quote_id: str, *, for_update: bool = False) -> Quote:
@@ -280,20 +304,7 @@ def create_transfer(
 
 def _record_start(uow: UnitOfWork, transfer: Transfer) -> None:
     """The pending transfer, its hold journal and the destination's credit request."""
-    uow.transfers.add(transfer)
-    uow.ledger.record(
-        hold_journal(transfer.transfer_id, _legs_for(uow, transfer)), transfer.created_at_us
-    )
-    uow.events.append(
-        transfer.destination_partner_id,
-        CreditRequested(
-            transfer.transfer_id,
-            transfer.destination_ppid,
-            transfer.destination_points,
-            transfer.bonus_points,
-            transfer.timeout_at_us,
-        ),
-    )
+    bulk.record_starts(uow, [transfer])
 
 
 def visible_transfer(

@@ -3,13 +3,18 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Sequence
+from typing import cast
 
-from sqlalchemy import insert, select, update
+from sqlalchemy import Table, insert, select, update
 from sqlalchemy.orm import Session
 
+from exchange.adapters.sql.bulk import insert_rows
 from exchange.adapters.sql.tables import EventRow, PartnerFeedRow
 from exchange.domain.events import FeedEvent, FeedPosition, StoredEvent
 from exchange.domain.ports import Clock, EventEncoder
+
+EVENTS = cast(Table, EventRow.__table__)
 
 
 def _stored(row: EventRow) -> StoredEvent:
@@ -65,6 +70,45 @@ class SqlEventFeed:
         )
         self.appended_partner_ids.add(partner_id)
         return stored
+
+    def append_many(self, partner_id: str, events: Sequence[FeedEvent]) -> None:
+        """One feed-row update for the lot, then one multi-row insert of the signed events."""
+        if not events:
+            return
+        if self.encoder is None:
+            raise RuntimeError("appending events needs the hub's signing key")
+        last = self.session.scalar(
+            update(PartnerFeedRow)
+            .where(PartnerFeedRow.partner_id == partner_id)
+            .values(last_sequence=PartnerFeedRow.last_sequence + len(events))
+            .returning(PartnerFeedRow.last_sequence)
+        )
+        assert last is not None, f"partner {partner_id} has no feed"
+        first = last - len(events) + 1
+        at_us = self.clock.now_us()
+        rows = []
+        for offset, event in enumerate(events):
+            stored = self.encoder(
+                event,
+                event_id=uuid.uuid4().hex,
+                partner_id=partner_id,
+                sequence=first + offset,
+                at_us=at_us,
+            )
+            rows.append(
+                {
+                    "event_id": stored.event_id,
+                    "partner_id": partner_id,
+                    "sequence": stored.sequence,
+                    "event_type": stored.event_type,
+                    "created_at_us": stored.created_at_us,
+                    "payload": stored.payload,
+                    "signing_key_id": stored.signing_key_id,
+                    "signature": stored.signature,
+                }
+            )
+        insert_rows(self.session, EVENTS, rows)
+        self.appended_partner_ids.add(partner_id)
 
     def after(self, partner_id: str, after_sequence: int, limit: int) -> list[StoredEvent]:
         query = (

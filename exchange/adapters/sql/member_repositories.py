@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Sequence
+from typing import cast
 
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
-from sqlalchemy import delete, func, insert, select, update
+from sqlalchemy import Table, delete, func, insert, select, update
 from sqlalchemy.orm import Session
 
 from exchange.adapters.sql.tables import (
@@ -19,6 +21,7 @@ from exchange.domain.members import LinkCode, MemberId
 
 AES_KEY_BYTES = 32
 GCM_NONCE_BYTES = 12
+PPIDS = cast(Table, PpidRow.__table__)
 
 
 def _member_id(row: PpidRow) -> MemberId:
@@ -59,6 +62,38 @@ class SqlMemberRepository:
     def ppids_of(self, cmid: str) -> list[MemberId]:
         query = select(PpidRow).where(PpidRow.cmid == cmid).order_by(PpidRow.partner_id)
         return [_member_id(row) for row in self.session.scalars(query)]
+
+    def get_ppids(self, partner_id: str, ppids: Sequence[str]) -> dict[str, MemberId]:
+        if not ppids:
+            return {}
+        # Core rows, not entities: a batch reads thousands, and nothing here is written back.
+        query = select(PPIDS.c.ppid, PPIDS.c.partner_id, PPIDS.c.cmid).where(
+            PPIDS.c.ppid.in_(sorted(set(ppids))), PPIDS.c.partner_id == partner_id
+        )
+        return {row.ppid: MemberId(*row) for row in self.session.execute(query)}
+
+    def ppids_of_members(self, cmids: Sequence[str]) -> dict[str, list[MemberId]]:
+        if not cmids:
+            return {}
+        query = (
+            select(PPIDS.c.ppid, PPIDS.c.partner_id, PPIDS.c.cmid)
+            .where(PPIDS.c.cmid.in_(sorted(set(cmids))))
+            .order_by(PPIDS.c.cmid, PPIDS.c.partner_id)
+        )
+        found: dict[str, list[MemberId]] = {}
+        for row in self.session.execute(query):
+            found.setdefault(row.cmid, []).append(MemberId(*row))
+        return found
+
+    def lock_members(self, cmids: Sequence[str]) -> None:
+        if not cmids:
+            return
+        self.session.execute(
+            select(MemberRow.cmid)
+            .where(MemberRow.cmid.in_(sorted(set(cmids))))
+            .order_by(MemberRow.cmid)
+            .with_for_update()
+        )
 
     def lock_member(self, cmid: str) -> None:
         # FOR UPDATE on PostgreSQL; SQLite's BEGIN IMMEDIATE already serialises writers.

@@ -4,13 +4,17 @@ from __future__ import annotations
 
 import hashlib
 import os
+from collections.abc import Sequence
+from typing import Any, cast
 
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
-from sqlalchemy import delete, func, insert, select, text
+from sqlalchemy import Table, delete, func, insert, select, text
 from sqlalchemy.dialects.postgresql import insert as postgres_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.engine import Row
 from sqlalchemy.orm import Session
 
+from exchange.adapters.sql.bulk import insert_rows
 from exchange.adapters.sql.tables import (
     IdempotencyRecordRow,
     PartnerKeyRow,
@@ -132,6 +136,7 @@ def _advisory_lock_id(partner_id: str, idempotency_key: str) -> int:
 
 
 GCM_NONCE_BYTES = 12
+IDEMPOTENCY_RECORDS = cast(Table, IdempotencyRecordRow.__table__)
 
 
 class SqlRequestLedger:
@@ -172,29 +177,65 @@ class SqlRequestLedger:
 
     def stored_response(self, partner_id: str, idempotency_key: str) -> StoredResponse | None:
         row = self.session.get(IdempotencyRecordRow, (partner_id, idempotency_key))
-        if row is None:
-            return None
+        return self._opened(row) if row is not None else None
+
+    def _opened(self, row: IdempotencyRecordRow | Row[Any]) -> StoredResponse:
         nonce, sealed = row.response[:GCM_NONCE_BYTES], row.response[GCM_NONCE_BYTES:]
-        aad = f"{partner_id}\n{idempotency_key}".encode()
+        aad = f"{row.partner_id}\n{row.idempotency_key}".encode()
         response = self._cipher().decrypt(nonce, sealed, aad)
         return StoredResponse(row.method, row.request_sha256, response)
 
     def store_response(
         self, partner_id: str, idempotency_key: str, stored: StoredResponse, at_us: int
     ) -> None:
-        nonce = os.urandom(GCM_NONCE_BYTES)
-        aad = f"{partner_id}\n{idempotency_key}".encode()
-        sealed = nonce + self._cipher().encrypt(nonce, stored.response, aad)
-        self.session.execute(
-            insert(IdempotencyRecordRow).values(
-                partner_id=partner_id,
-                idempotency_key=idempotency_key,
-                method=stored.method,
-                request_sha256=stored.request_sha256,
-                response=sealed,
-                created_at_us=at_us,
-            )
+        self.store_responses(partner_id, [(idempotency_key, stored)], at_us)
+
+    def lock_idempotency_keys(self, partner_id: str, idempotency_keys: Sequence[str]) -> set[str]:
+        if self.dialect != "postgresql" or not idempotency_keys:
+            return set()
+        lock_ids = [_advisory_lock_id(partner_id, key) for key in idempotency_keys]
+        # WITH ORDINALITY keeps the locks taken in the given order.
+        acquired = self.session.execute(
+            text(
+                "SELECT pg_try_advisory_xact_lock(lock_id) FROM unnest(CAST(:lock_ids AS bigint[]))"
+                " WITH ORDINALITY AS k(lock_id, position) ORDER BY position"
+            ),
+            {"lock_ids": lock_ids},
+        ).scalars()
+        return {key for key, ok in zip(idempotency_keys, acquired, strict=True) if not ok}
+
+    def stored_responses(
+        self, partner_id: str, idempotency_keys: Sequence[str]
+    ) -> dict[str, StoredResponse]:
+        if not idempotency_keys:
+            return {}
+        query = select(IdempotencyRecordRow).where(
+            IdempotencyRecordRow.partner_id == partner_id,
+            IdempotencyRecordRow.idempotency_key.in_(sorted(set(idempotency_keys))),
         )
+        return {row.idempotency_key: self._opened(row) for row in self.session.scalars(query)}
+
+    def store_responses(
+        self, partner_id: str, stored: Sequence[tuple[str, StoredResponse]], at_us: int
+    ) -> None:
+        if not stored:
+            return
+        cipher = self._cipher()
+        rows = []
+        for idempotency_key, record in stored:
+            nonce = os.urandom(GCM_NONCE_BYTES)
+            aad = f"{partner_id}\n{idempotency_key}".encode()
+            rows.append(
+                {
+                    "partner_id": partner_id,
+                    "idempotency_key": idempotency_key,
+                    "method": record.method,
+                    "request_sha256": record.request_sha256,
+                    "response": nonce + cipher.encrypt(nonce, record.response, aad),
+                    "created_at_us": at_us,
+                }
+            )
+        insert_rows(self.session, IDEMPOTENCY_RECORDS, rows)
 
     def purge(self, nonces_before_s: int, responses_before_us: int) -> int:
         nonces = self.session.execute(

@@ -2,18 +2,24 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import asdict, fields
+from typing import Any, cast
 
-from sqlalchemy import func, insert, or_, select, tuple_, update
+from sqlalchemy import Table, bindparam, func, insert, or_, select, tuple_, update
+from sqlalchemy.engine import Row
 from sqlalchemy.orm import Session
 
+from exchange.adapters.sql.bulk import insert_rows
 from exchange.adapters.sql.tables import QuoteRow, TransferRow
 from exchange.domain.transfers import Quote, Transfer, TransferKind, TransferState, VoidReason
 
 QUOTE_FIELDS = [f.name for f in fields(Quote)]
+# Core table: rows written in bulk skip the ORM's per-row bookkeeping.
+TRANSFERS = cast(Table, TransferRow.__table__)
 
 
-def _transfer(row: TransferRow) -> Transfer:
+def _transfer(row: TransferRow | Row[Any]) -> Transfer:
     return Transfer(
         row.transfer_id,
         TransferKind(row.kind),
@@ -72,7 +78,76 @@ class SqlTransferRepository:
         )
 
     def add(self, transfer: Transfer) -> None:
-        self.session.execute(insert(TransferRow).values(_transfer_values(transfer)))
+        self.add_many([transfer])
+
+    def add_many(self, transfers: Sequence[Transfer]) -> None:
+        if transfers:
+            insert_rows(self.session, TRANSFERS, [_transfer_values(t) for t in transfers])
+
+    def get_many(
+        self, transfer_ids: Sequence[str], *, for_update: bool = False
+    ) -> dict[str, Transfer]:
+        # Core rows, not entities: always read afresh, and cheap by the thousand.
+        query = (
+            select(TRANSFERS)
+            .where(TRANSFERS.c.transfer_id.in_(sorted(set(transfer_ids))))
+            .order_by(TRANSFERS.c.transfer_id)
+        )
+        if for_update:
+            query = query.with_for_update()
+        return {row.transfer_id: _transfer(row) for row in self.session.execute(query)}
+
+    def save_many(self, transfers: Sequence[Transfer]) -> None:
+        if not transfers:
+            return
+        statement = (
+            update(TRANSFERS)
+            .where(TRANSFERS.c.transfer_id == bindparam("id"))
+            .values(
+                state=bindparam("new_state"),
+                resolved_at_us=bindparam("new_resolved_at_us"),
+                void_reason=bindparam("new_void_reason"),
+                reject_reason=bindparam("new_reject_reason"),
+                business_day=bindparam("new_business_day"),
+            )
+        )
+        self.session.execute(
+            statement,
+            [
+                {
+                    "id": t.transfer_id,
+                    "new_state": t.state.value,
+                    "new_resolved_at_us": t.resolved_at_us,
+                    "new_void_reason": t.void_reason.value if t.void_reason else None,
+                    "new_reject_reason": t.reject_reason,
+                    "new_business_day": t.business_day,
+                }
+                for t in transfers
+            ],
+        )
+
+    def source_points_since_by_member(
+        self,
+        cmids: Sequence[str],
+        source_partner_id: str,
+        destination_partner_id: str,
+        since_us: int,
+    ) -> dict[str, int]:
+        if not cmids:
+            return {}
+        query = (
+            select(TransferRow.cmid, func.sum(TransferRow.source_points))
+            .where(
+                TransferRow.cmid.in_(sorted(set(cmids))),
+                TransferRow.source_partner_id == source_partner_id,
+                TransferRow.destination_partner_id == destination_partner_id,
+                TransferRow.kind == TransferKind.TRANSFER.value,
+                TransferRow.state != TransferState.VOIDED.value,
+                TransferRow.created_at_us >= since_us,
+            )
+            .group_by(TransferRow.cmid)
+        )
+        return {cmid: int(total) for cmid, total in self.session.execute(query)}
 
     def get(self, transfer_id: str, *, for_update: bool = False) -> Transfer | None:
         query = select(TransferRow).where(TransferRow.transfer_id == transfer_id)
@@ -83,17 +158,7 @@ class SqlTransferRepository:
         return _transfer(row) if row is not None else None
 
     def save(self, transfer: Transfer) -> None:
-        self.session.execute(
-            update(TransferRow)
-            .where(TransferRow.transfer_id == transfer.transfer_id)
-            .values(
-                state=transfer.state.value,
-                resolved_at_us=transfer.resolved_at_us,
-                void_reason=transfer.void_reason.value if transfer.void_reason else None,
-                reject_reason=transfer.reject_reason,
-                business_day=transfer.business_day,
-            )
-        )
+        self.save_many([transfer])
 
     def source_points_since(
         self, cmid: str, source_partner_id: str, destination_partner_id: str, since_us: int
