@@ -28,6 +28,12 @@ from exchange.adapters.feed_notifier import FeedNotifier
 from exchange.adapters.sql.engine import create_database_engine, run_with_retries
 from exchange.adapters.sql.settlement_store import unsettled_days_through
 from exchange.adapters.sql.unit_of_work import SqlUnitOfWorkFactory
+from exchange.adapters.telemetry import (
+    HubTelemetry,
+    Telemetry,
+    install_log_correlation,
+    quiet,
+)
 from exchange.api import catalog
 from exchange.api.event_codec import SignedEventEncoder
 from exchange.api.event_servicer import EventServicer
@@ -41,6 +47,7 @@ from exchange.api.tier_servicer import TierServicer
 from exchange.config import Settings
 from exchange.domain import limits
 from exchange.domain.ports import Clock, UnitOfWorkFactory
+from exchange.domain.rate_limits import PartnerRateLimiter
 from exchange.services.settlement import DaySettlement, settle_day
 from exchange.services.transfers import (
     TransferSettings,
@@ -64,6 +71,7 @@ class Hub:
     health: health.HealthServicer
     port: int
     notifier: FeedNotifier
+    telemetry: HubTelemetry
     _stopping: threading.Event = field(default_factory=threading.Event)
     _threads: list[threading.Thread] = field(default_factory=list)
 
@@ -89,6 +97,7 @@ class Hub:
         self.server.stop(grace).wait()
         for thread in self._threads:
             thread.join(timeout=grace)
+        self.telemetry.close()
         self.engine.dispose()
 
     def wait(self) -> None:
@@ -98,7 +107,7 @@ class Hub:
         now_us = self.clock.now_us()
 
         def purge() -> int:
-            with self.uow_factory() as uow:
+            with quiet(), self.uow_factory() as uow:
                 removed = uow.requests.purge(
                     nonces_before_s=now_us // 1_000_000 - limits.NONCE_RETENTION_S,
                     responses_before_us=now_us - limits.IDEMPOTENCY_RETENTION_S * 1_000_000,
@@ -112,7 +121,7 @@ class Hub:
         """Voids every pending transfer past its timeout, in batches; returns how many."""
         voided_total = 0
         while True:
-            with self.uow_factory() as uow:
+            with quiet(), self.uow_factory() as uow:
                 batch = timed_out_transfers(uow, self.clock, limits.TIMEOUT_SWEEP_BATCH_MAX)
             voided_total += sum(self._void_one(transfer_id) for transfer_id in batch)
             if len(batch) < limits.TIMEOUT_SWEEP_BATCH_MAX or self._stopping.is_set():
@@ -125,7 +134,8 @@ class Hub:
                 uow.commit()
                 return voided
 
-        return run_with_retries(void)
+        with self.telemetry.background("coalition.void_timed_out", transfer_id):
+            return run_with_retries(void)
 
     def _timeout_loop(self) -> None:
         while not self._stopping.wait(limits.TIMEOUT_SWEEP_INTERVAL_S):
@@ -143,9 +153,15 @@ class Hub:
         delay_us = self.settings.settlement_delay_s * 1_000_000
         current = calendar.business_day_of(self.clock.now_us() - delay_us)
         ended = (current - timedelta(days=1)).isoformat()
-        with Session(self.engine) as session:
+        with quiet(), Session(self.engine) as session:
             days = unsettled_days_through(session, ended)
-        return [settle_day(self.engine, calendar, self.clock, day) for day in days]
+        return [self._settle(day) for day in days]
+
+    def _settle(self, business_day: str) -> DaySettlement:
+        with self.telemetry.settling(business_day) as observed:
+            settled = settle_day(self.engine, self.settings.calendar, self.clock, business_day)
+            observed.outcome = settlement_outcome(settled)
+        return settled
 
     def _settlement_loop(self) -> None:
         while not self._stopping.wait(limits.SETTLEMENT_CHECK_INTERVAL_S):
@@ -170,12 +186,20 @@ def bootstrap(
     clock: Clock | None = None,
     hub_key: SigningKey | None = None,
     engine: Engine | None = None,
+    telemetry: Telemetry | None = None,
 ) -> Hub:
-    """Wires a hub from settings; tests pass their own clock, key or engine."""
+    """Wires a hub from settings; tests pass their own clock, key, engine or telemetry.
+
+    Telemetry defaults to OTLP export when settings name a collector, and to none at all.
+    """
     catalog.assert_catalog_complete()
     clock = clock or SystemClock()
     hub_key = hub_key or load_signing_key(settings.hub_key_path)
     engine = engine or create_database_engine(settings.database_url)
+    if telemetry is None:
+        telemetry = Telemetry.for_collector(settings.otlp_endpoint, settings.service_name)
+    install_log_correlation()
+    hub_telemetry = HubTelemetry(telemetry, engine)
     notifier = FeedNotifier()
     uow_factory = SqlUnitOfWorkFactory(
         engine,
@@ -190,6 +214,8 @@ def bootstrap(
         uow_factory,
         clock,
         hub_key,
+        hub_telemetry.requests,
+        PartnerRateLimiter(settings.rate_limit_per_s, settings.rate_limit_burst),
     )
     services = [
         (
@@ -217,10 +243,28 @@ def bootstrap(
             SettlementServicer(clock, hub_key, settings.calendar),
         ),
     ]
-    server, health_servicer, port = build_server(settings, pipeline, services)
-    return Hub(
-        settings, engine, uow_factory, clock, hub_key, server, health_servicer, port, notifier
+    server, health_servicer, port = build_server(
+        settings, pipeline, services, hub_telemetry.server_interceptors()
     )
+    return Hub(
+        settings,
+        engine,
+        uow_factory,
+        clock,
+        hub_key,
+        server,
+        health_servicer,
+        port,
+        notifier,
+        hub_telemetry,
+    )
+
+
+def settlement_outcome(settled: DaySettlement) -> str:
+    """The `coalition.outcome` of a settlement duration: one of a few fixed values."""
+    if settled.alarm:
+        return "alarm"
+    return "already_settled" if settled.already_settled else "settled"
 
 
 VAULT_KEY_INFO = b"coalition-exchange member vault v1"

@@ -9,10 +9,12 @@ from dataclasses import dataclass, fields, replace
 from datetime import time
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from sqlalchemy.engine import make_url
 
+from exchange.domain.rate_limits import RATE_LIMIT_BURST_DEFAULT, RATE_LIMIT_PER_S_DEFAULT
 from settlement.calendar import CoalitionCalendar
 
 DATABASE_URL_DEFAULT = "sqlite:///./coalition.db"
@@ -24,6 +26,7 @@ FEE_BASIS_POINTS_DEFAULT = 25
 TRANSFER_TIMEOUT_S_DEFAULT = 15 * 60
 SETTLEMENT_DELAY_S_DEFAULT = 5 * 60
 SHUTDOWN_GRACE_S_DEFAULT = 10
+SERVICE_NAME_DEFAULT = "coalition-exchange"
 
 ENVIRONMENT_NAMES = {
     "database_url": "COALITION_DATABASE_URL",
@@ -39,6 +42,11 @@ ENVIRONMENT_NAMES = {
     "time_zone": "COALITION_TIME_ZONE",
     "cutoff": "COALITION_CUTOFF",
     "settlement_delay_s": "COALITION_SETTLEMENT_DELAY_S",
+    "rate_limit_per_s": "COALITION_RATE_LIMIT_PER_S",
+    "rate_limit_burst": "COALITION_RATE_LIMIT_BURST",
+    # The OpenTelemetry standard names: one collector for traces and metrics, and our name.
+    "otlp_endpoint": "OTEL_EXPORTER_OTLP_ENDPOINT",
+    "service_name": "OTEL_SERVICE_NAME",
 }
 
 
@@ -61,6 +69,13 @@ class Settings:
     cutoff: str = "00:00"
     # How long after a cut-off the running hub settles the day that ended.
     settlement_delay_s: int = SETTLEMENT_DELAY_S_DEFAULT
+    # Each partner's calls: sustained per second, and the burst a full bucket allows.
+    rate_limit_per_s: int = RATE_LIMIT_PER_S_DEFAULT
+    rate_limit_burst: int = RATE_LIMIT_BURST_DEFAULT
+    # Where spans and metrics go (an OTLP/gRPC collector, http:// or https://); None: nowhere,
+    # and the hub installs no instrumentation at all.
+    otlp_endpoint: str | None = None
+    service_name: str = SERVICE_NAME_DEFAULT
 
     @property
     def calendar(self) -> CoalitionCalendar:
@@ -102,17 +117,28 @@ class Settings:
             raise ValueError("transfer_timeout_s must be at least 1 second")
         if self.settlement_delay_s < 0:
             raise ValueError("settlement_delay_s must not be negative")
+        if self.rate_limit_per_s < 1 or self.rate_limit_burst < 1:
+            raise ValueError("rate_limit_per_s and rate_limit_burst must be at least 1")
         try:
             ZoneInfo(self.time_zone)
         except (ZoneInfoNotFoundError, ValueError):
             raise ValueError(f"time_zone {self.time_zone!r} is not an IANA time zone") from None
         if not re.fullmatch(r"([01]\d|2[0-3]):[0-5]\d", self.cutoff):
             raise ValueError("cutoff must be a local time written HH:MM")
+        if self.otlp_endpoint is not None and not _is_http_url(self.otlp_endpoint):
+            raise ValueError("otlp_endpoint must be an http:// or https:// URL")
+        if not self.service_name.strip():
+            raise ValueError("service_name must not be empty")
         tls = (self.tls_cert_path, self.tls_key_path)
         if (tls[0] is None) != (tls[1] is None):
             raise ValueError("tls_cert_path and tls_key_path go together")
         if self.client_ca_path is not None and self.tls_cert_path is None:
             raise ValueError("client_ca_path (mTLS) needs tls_cert_path and tls_key_path")
+
+
+def _is_http_url(url: str) -> bool:
+    parsed = urlsplit(url)
+    return parsed.scheme in ("http", "https") and bool(parsed.netloc)
 
 
 def _typed(values: dict[str, Any]) -> dict[str, Any]:
@@ -126,6 +152,8 @@ def _typed(values: dict[str, Any]) -> dict[str, Any]:
         "fee_basis_points",
         "transfer_timeout_s",
         "settlement_delay_s",
+        "rate_limit_per_s",
+        "rate_limit_burst",
     ):
         if name in typed:
             try:

@@ -35,6 +35,7 @@ STATUS_BY_CODE: dict[ErrorCode, grpc.StatusCode] = {
     ErrorCode.LINK_CODE_EXPIRED: grpc.StatusCode.FAILED_PRECONDITION,
     ErrorCode.LINK_CODE_USED: grpc.StatusCode.FAILED_PRECONDITION,
     ErrorCode.LINK_CODE_THROTTLED: grpc.StatusCode.RESOURCE_EXHAUSTED,
+    ErrorCode.RATE_LIMITED: grpc.StatusCode.RESOURCE_EXHAUSTED,
     ErrorCode.LINK_TO_SAME_PARTNER: grpc.StatusCode.FAILED_PRECONDITION,
     ErrorCode.ALREADY_LINKED: grpc.StatusCode.FAILED_PRECONDITION,
     ErrorCode.PARTNER_ALREADY_LINKED: grpc.StatusCode.FAILED_PRECONDITION,

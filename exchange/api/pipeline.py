@@ -4,6 +4,8 @@ grpc's Python ServerInterceptor sees only parsed messages, but the signature cov
 as sent, so the hub registers its methods with raw-bytes handlers and runs its cross-cutting
 steps here, in order: authenticate, replay check, idempotency, parse, call the servicer,
 store the idempotent response, sign the response, and map errors through the catalog.
+It also tells telemetry who called and which transfers the call touched: the official gRPC
+interceptor's server span is current in the thread that runs all of this.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ from grpc_status import rpc_status
 from coalition import wire
 from coalition.keys import SigningKey
 from exchange.adapters.sql.engine import run_with_retries
+from exchange.adapters.telemetry import ObservedRequest, RequestTelemetry, quiet, record_refusal
 from exchange.api import catalog
 from exchange.api.authentication import (
     AuthenticationFailure,
@@ -34,6 +37,7 @@ from exchange.api.authentication import (
 from exchange.api.peer_identity import partner_id_from_auth_context
 from exchange.domain.errors import DomainError, ErrorCode
 from exchange.domain.ports import Clock, StoredResponse, UnitOfWork, UnitOfWorkFactory
+from exchange.domain.rate_limits import PartnerRateLimiter
 
 log = logging.getLogger(__name__)
 
@@ -99,31 +103,42 @@ class RequestPipeline:
         uow_factory: UnitOfWorkFactory,
         clock: Clock,
         hub_key: SigningKey,
+        telemetry: RequestTelemetry | None = None,
+        rate_limiter: PartnerRateLimiter | None = None,
     ) -> None:
         self.settings = settings
         self.uow_factory = uow_factory
         self.clock = clock
         self.hub_key = hub_key
+        self.telemetry = telemetry or RequestTelemetry()
+        self.rate_limiter = rate_limiter
 
     def handle(self, method: RpcMethod, body: bytes, context: grpc.ServicerContext) -> bytes:
         request_id = uuid.uuid4().hex
         context.set_trailing_metadata(((HEADER_REQUEST_ID, request_id),))
-        try:
-            headers = parse_signed_headers(
-                context.invocation_metadata(), changes_state=method.policy.changes_state
-            )
-            self._check_transport_identity(context, headers)
-            response = run_with_retries(lambda: self._execute(method, body, headers, request_id))
-        except AuthenticationFailure as failure:
-            log.warning("request %s to %s refused: %s", request_id, method.path, failure.reason)
-            abort(context, catalog.unauthenticated(), request_id)
-        except DomainError as error:
-            log.info("request %s to %s refused: %s", request_id, method.path, error.code.value)
-            self._remember_nonce(headers)
-            abort(context, error, request_id)
-        except Exception:
-            log.exception("request %s to %s failed", request_id, method.path)
-            abort(context, catalog.internal(), request_id)
+        with self.telemetry.request(method.path, request_id) as observed:
+            try:
+                headers = parse_signed_headers(
+                    context.invocation_metadata(), changes_state=method.policy.changes_state
+                )
+                self._check_transport_identity(context, headers)
+                admission = _Admission(self._admit)
+                response = run_with_retries(
+                    lambda: self._execute(method, body, headers, observed, admission)
+                )
+            except AuthenticationFailure as failure:
+                observed.refused(catalog.unauthenticated())
+                log.warning("request %s refused: %s (%s)", observed, failure.reason, observed.ids)
+                abort(context, catalog.unauthenticated(), request_id)
+            except DomainError as error:
+                observed.refused(error)
+                log.info("request %s refused: %s (%s)", observed, error.code.value, observed.ids)
+                self._remember_nonce(headers)
+                abort(context, error, request_id)
+            except Exception:
+                observed.refused(catalog.internal())
+                log.exception("request %s failed (%s)", observed, observed.ids)
+                abort(context, catalog.internal(), request_id)
         context.set_trailing_metadata(self._signed_trailers(method, headers, response, request_id))
         return response
 
@@ -149,28 +164,48 @@ class RequestPipeline:
     ) -> Iterator[bytes]:
         """A server-streaming call: authenticated once up front; each message is self-signed."""
         request_id = uuid.uuid4().hex
-        try:
-            headers = parse_signed_headers(context.invocation_metadata(), changes_state=False)
-            self._check_transport_identity(context, headers)
-            request = run_with_retries(lambda: self._authenticate_and_parse(method, body, headers))
-            stream = StreamContext(headers.partner_id, request_id, context.is_active)
-            for message in method.implementation(request, stream):
-                yield message.SerializeToString(deterministic=True)
-        except AuthenticationFailure as failure:
-            log.warning("stream %s to %s refused: %s", request_id, method.path, failure.reason)
-            abort(context, catalog.unauthenticated(), request_id)
-        except DomainError as error:
-            log.info("stream %s to %s refused: %s", request_id, method.path, error.code.value)
-            abort(context, error, request_id)
-        except Exception:
-            log.exception("stream %s to %s failed", request_id, method.path)
-            abort(context, catalog.internal(), request_id)
+        with self.telemetry.request(method.path, request_id) as observed:
+            try:
+                headers = parse_signed_headers(context.invocation_metadata(), changes_state=False)
+                self._check_transport_identity(context, headers)
+                request = run_with_retries(
+                    lambda: self._authenticate_and_parse(method, body, headers)
+                )
+                observed.authenticated(headers.partner_id)
+                stream = StreamContext(headers.partner_id, request_id, context.is_active)
+                yield from _quietly(method.implementation(request, stream), observed)
+            except AuthenticationFailure as failure:
+                observed.refused(catalog.unauthenticated())
+                log.warning("stream %s refused: %s (%s)", observed, failure.reason, observed.ids)
+                abort(context, catalog.unauthenticated(), request_id)
+            except DomainError as error:
+                observed.refused(error)
+                log.info("stream %s refused: %s (%s)", observed, error.code.value, observed.ids)
+                abort(context, error, request_id)
+            except Exception:
+                observed.refused(catalog.internal())
+                log.exception("stream %s failed (%s)", observed, observed.ids)
+                abort(context, catalog.internal(), request_id)
+
+    def _admit(self, partner_id: str) -> None:
+        """The partner's rate limit, asked only once its signature has verified: a forger
+        cannot spend a real partner's calls. A refusal writes nothing but the spent nonce."""
+        if self.rate_limiter is None:
+            return
+        wait_us = self.rate_limiter.try_acquire(partner_id, self.clock.now_us())
+        if wait_us:
+            wait_ms = -(-wait_us // 1000)
+            raise DomainError(
+                ErrorCode.RATE_LIMITED,
+                f"this partner's call rate is over its limit; retry in {wait_ms} ms",
+            )
 
     def _authenticate_and_parse(
         self, method: RpcMethod, body: bytes, headers: SignedHeaders
     ) -> Message:
         with self.uow_factory() as uow:
             self._authenticate(uow, method, body, headers)
+            self._admit(headers.partner_id)
             request = _parse(method.request_type, body)
             uow.commit()
             return request
@@ -186,23 +221,35 @@ class RequestPipeline:
             raise AuthenticationFailure("client certificate names another partner")
 
     def _execute(
-        self, method: RpcMethod, body: bytes, headers: SignedHeaders, request_id: str
+        self,
+        method: RpcMethod,
+        body: bytes,
+        headers: SignedHeaders,
+        observed: ObservedRequest,
+        admission: _Admission,
     ) -> bytes:
         with self.uow_factory() as uow:
             self._authenticate(uow, method, body, headers)
+            observed.authenticated(headers.partner_id)
+            admission.once(headers.partner_id)
             if method.policy.changes_state:
                 stored = _stored_response(uow, method, body, headers)
                 if stored is not None:
                     uow.commit()
+                    observed.responded(None)
                     return stored
             request = _parse(method.request_type, body)
-            call = CallContext(headers.partner_id, request_id, uow, headers.idempotency_key)
+            observed.parsed(request)
+            call = CallContext(
+                headers.partner_id, observed.request_id, uow, headers.idempotency_key
+            )
             try:
                 message: Message = method.implementation(request, call)
             except DomainError as refusal:
                 if refusal.keep_writes:
                     uow.commit()
                 raise
+            observed.responded(message)
             response = message.SerializeToString(deterministic=True)
             if method.policy.changes_state:
                 record = StoredResponse(method.path, hashlib.sha256(body).digest(), response)
@@ -234,6 +281,20 @@ class RequestPipeline:
         )
 
 
+class _Admission:
+    """Charges a call against its partner's rate limit once, however often its transaction
+    is retried after a serialization failure."""
+
+    def __init__(self, admit: Callable[[str], None]) -> None:
+        self._admit = admit
+        self._admitted = False
+
+    def once(self, partner_id: str) -> None:
+        if not self._admitted:
+            self._admit(partner_id)
+            self._admitted = True
+
+
 def _stored_response(
     uow: UnitOfWork, method: RpcMethod, body: bytes, headers: SignedHeaders
 ) -> bytes | None:
@@ -251,6 +312,27 @@ def _stored_response(
             "this idempotency key was used for a different request",
         )
     return stored.response
+
+
+def _quietly(messages: Iterator[Message], observed: ObservedRequest) -> Iterator[bytes]:
+    """A stream's messages, serialized; its polling queries make no spans.
+
+    A subscription lasts up to SUBSCRIBE_STREAM_S_MAX and polls every SUBSCRIBE_POLL_S: traced,
+    each would hang thousands of SQL spans under one server span. The stream's span keeps its
+    authentication and a count of messages sent. Each step is suppressed on its own, so no
+    context stays attached while the generator is suspended at a yield.
+    """
+    sent = 0
+    try:
+        while True:
+            with quiet():
+                message = next(messages, None)
+            if message is None:
+                return
+            sent += 1
+            yield message.SerializeToString(deterministic=True)
+    finally:
+        observed.streamed(sent)
 
 
 def _parse(request_type: type[Message], body: bytes) -> Message:
@@ -274,6 +356,7 @@ class _Status(grpc.Status):
 
 def abort(context: grpc.ServicerContext, error: DomainError, request_id: str) -> NoReturn:
     status = rpc_status.to_status(catalog.rich_status(error))
+    record_refusal(status.code, error.code.value)
     trailers = (*status.trailing_metadata, (HEADER_REQUEST_ID, request_id))
     context.abort_with_status(_Status(status.code, status.details, trailers))
     raise AssertionError("abort_with_status raises")

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 
 import grpc
@@ -10,6 +10,7 @@ from google.protobuf.descriptor import ServiceDescriptor
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 
+from exchange.adapters.telemetry import ServerInterceptor
 from exchange.api.pipeline import RequestPipeline
 from exchange.api.registry import SignedServicesHandler
 from exchange.config import Settings
@@ -41,10 +42,16 @@ def build_server(
     settings: Settings,
     pipeline: RequestPipeline,
     services: Iterable[tuple[ServiceDescriptor, object]],
+    interceptors: Sequence[ServerInterceptor] = (),
 ) -> tuple[grpc.Server, health.HealthServicer, int]:
-    """Returns the (not yet started) server, its health servicer and the bound port."""
+    """Returns the (not yet started) server, its health servicer and the bound port.
+
+    `interceptors` see each call before the raw-bytes handlers: tracing goes there, since
+    it needs no message, and opens the span the pipeline then runs in, on the same thread.
+    """
     server = grpc.server(
         ThreadPoolExecutor(max_workers=settings.worker_threads, thread_name_prefix="rpc"),
+        interceptors=list(interceptors),
         options=_server_options(),
     )
     signed = SignedServicesHandler(pipeline, services)
