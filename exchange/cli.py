@@ -131,7 +131,22 @@ def build_parser() -> argparse.ArgumentParser:
     _serve_options(demo)
     demo.add_argument("--home", type=Path, default=Path(".coalition"), help="demo key directory")
     demo.add_argument("--exit", action="store_true", help="stop after the demo instead of serving")
+    _bench_options(
+        commands.add_parser("bench", help="measure the hub against the machine's limits")
+    )
     return parser
+
+
+def _bench_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--database-url", required=True, help="a PostgreSQL server (scratch databases go there)"
+    )
+    parser.add_argument("--seconds", type=float, default=10.0, help="per stage (default 10)")
+    parser.add_argument(
+        "--out", type=Path, default=Path("bench-results/hub.json"), help="the JSON report"
+    )
+    parser.add_argument("--profile", action="store_true", help="sample the hub with py-spy")
+    parser.add_argument("--clients", type=int, default=16, help="concurrent clients (default 16)")
 
 
 def _settings(args: argparse.Namespace) -> Settings:
@@ -393,6 +408,22 @@ def _settings_for_demo(args: argparse.Namespace) -> Settings:
     return settings
 
 
+def cmd_bench(args: argparse.Namespace) -> None:
+    from exchange.bench.runner import BenchError, BenchOptions, run_bench
+
+    options = BenchOptions(args.database_url, args.seconds, args.out, args.profile, args.clients)
+    try:
+        document = run_bench(options)
+    except BenchError as error:
+        raise CommandError(str(error)) from None
+    except KeyboardInterrupt:
+        raise CommandError(
+            "bench interrupted; its servers and scratch databases are gone"
+        ) from None
+    if document["errors_total"]:
+        raise CommandError(f"{document['errors_total']} operations failed; see {args.out}")
+
+
 def _stop_on_signals(stop: Callable[[], None]) -> None:
     def handle(signum: int, _frame: FrameType | None) -> None:
         log.info("signal %s: shutting down gracefully", signum)
@@ -413,6 +444,7 @@ HANDLERS: dict[tuple[str, ...], Callable[[argparse.Namespace], None]] = {
     ("settle",): cmd_settle,
     ("export",): cmd_export,
     ("reconcile",): cmd_reconcile,
+    ("bench",): cmd_bench,
 }
 
 

@@ -1,0 +1,151 @@
+"""The servers a run measures, each in a process of its own: the hub and the bare echo server.
+
+A server in its own process shares no GIL with the load generators, which is the point: the
+figures are the server's, not the client's.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+import grpc
+from grpc_health.v1 import health_pb2, health_pb2_grpc
+
+from exchange.bench.seed import PreparedHub
+from exchange.config import ENVIRONMENT_NAMES
+
+SERVING_WAIT_S_MAX = 60.0
+SERVING_POLL_S = 0.1
+HEALTH_CHECK_TIMEOUT_S = 1.0
+STOP_WAIT_S_MAX = 20.0
+LOG_TAIL_BYTES_MAX = 2000
+
+
+class ServerStartError(Exception):
+    """A server process exited or never said SERVING; the message carries its log's tail."""
+
+
+@dataclass(frozen=True)
+class ServerProcess:
+    name: str
+    process: subprocess.Popen[bytes]
+    target: str
+    log_path: Path
+
+    @property
+    def pid(self) -> int:
+        return self.process.pid
+
+    def cpu_s(self) -> float | None:
+        """User plus system CPU time the process has used so far (Linux), else None."""
+        try:
+            fields = Path(f"/proc/{self.pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            return None
+        # utime and stime are fields 14 and 15 of stat; [0] here is field 3 (state).
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+    def log_tail(self) -> str:
+        try:
+            data = self.log_path.read_bytes()
+        except OSError:
+            return ""
+        return data[-LOG_TAIL_BYTES_MAX:].decode(errors="replace")
+
+    def stop(self) -> None:
+        """SIGTERM (the hub stops gracefully), then SIGKILL if it takes too long."""
+        if self.process.poll() is not None:
+            return
+        self.process.send_signal(signal.SIGTERM)
+        try:
+            self.process.wait(STOP_WAIT_S_MAX)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait(STOP_WAIT_S_MAX)
+
+
+def free_port() -> int:
+    """A port nothing listens on now; the server binds it a moment later."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def wait_serving(server: ServerProcess, wait_s_max: float = SERVING_WAIT_S_MAX) -> None:
+    """Polls the standard gRPC health check until the server says SERVING."""
+    deadline_s = time.monotonic() + wait_s_max
+    with grpc.insecure_channel(server.target) as channel:
+        stub = health_pb2_grpc.HealthStub(channel)
+        while time.monotonic() < deadline_s:
+            if server.process.poll() is not None:
+                raise ServerStartError(
+                    f"{server.name} exited with status {server.process.returncode}:\n"
+                    f"{server.log_tail()}"
+                )
+            try:
+                request = health_pb2.HealthCheckRequest(service="")
+                response = stub.Check(request, timeout=HEALTH_CHECK_TIMEOUT_S)
+                if response.status == health_pb2.HealthCheckResponse.SERVING:
+                    return
+            except grpc.RpcError:
+                pass
+            time.sleep(SERVING_POLL_S)
+    raise ServerStartError(f"{server.name} did not say SERVING within {wait_s_max:.0f} s")
+
+
+@contextmanager
+def server_process(
+    name: str, command: list[str], port: int, log_path: Path, env: Mapping[str, str]
+) -> Iterator[ServerProcess]:
+    """Starts `command`, waits for SERVING on `port`, yields it, and stops it afterwards."""
+    with log_path.open("wb") as log:
+        process = subprocess.Popen(  # noqa: S603 - our own fixed argv
+            command, stdout=log, stderr=subprocess.STDOUT, env={**os.environ, **env}
+        )
+    server = ServerProcess(name, process, f"127.0.0.1:{port}", log_path)
+    try:
+        wait_serving(server)
+        yield server
+    finally:
+        server.stop()
+
+
+@contextmanager
+def hub_process(prepared: PreparedHub, audience: str, log_path: Path) -> Iterator[ServerProcess]:
+    """`coalition serve` on a free loopback port, configured through its environment."""
+    port = free_port()
+    env = {
+        ENVIRONMENT_NAMES["database_url"]: prepared.database_url,
+        ENVIRONMENT_NAMES["listen_address"]: f"127.0.0.1:{port}",
+        ENVIRONMENT_NAMES["audience"]: audience,
+        ENVIRONMENT_NAMES["hub_key_path"]: str(prepared.hub_key_path),
+    }
+    command = [sys.executable, "-m", "exchange.cli", "serve"]
+    with server_process("the hub", command, port, log_path, env) as server:
+        yield server
+
+
+@contextmanager
+def echo_process(response_bytes: int, log_path: Path) -> Iterator[ServerProcess]:
+    """The bare echo server (exchange.bench.echo) on a free loopback port."""
+    port = free_port()
+    command = [
+        sys.executable,
+        "-m",
+        "exchange.bench.echo",
+        "--listen",
+        f"127.0.0.1:{port}",
+        "--response-bytes",
+        str(response_bytes),
+    ]
+    with server_process("the echo server", command, port, log_path, {}) as server:
+        yield server
