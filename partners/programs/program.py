@@ -201,13 +201,16 @@ class LoyaltyProgram:
 
     def run_feed(self, stop: threading.Event) -> FeedRunResult:
         """Follows the feed stream until `stop` is set (run it on its own thread), answering
-        the hub after each event."""
-        self.flush_outbox()
+        the hub after each event, and again on every reconnect and while the feed is quiet:
+        an answer an outage kept queued goes as soon as the hub is back, not with the next
+        event."""
         self.sink.after_apply = self.flush_outbox
+        self.feed.on_quiet = self.flush_outbox
         try:
             return self.feed.run(stop)
         finally:
             self.sink.after_apply = None
+            self.feed.on_quiet = None
 
     def _ppid(self, member_number: str) -> str:
         return self._require(self.store.member(member_number), member_number).ppid

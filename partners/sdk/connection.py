@@ -192,10 +192,15 @@ def connect(
     audience: str,
     hub_public_keys: dict[str, bytes],
     credentials: grpc.ChannelCredentials | None = None,
+    channel_options: Sequence[tuple[str, int | str]] = (),
 ) -> HubConnection:
-    """Opens a channel (TLS when credentials are given) and wraps it in a HubConnection."""
+    """Opens a channel (TLS when credentials are given) and wraps it in a HubConnection.
+
+    `channel_options` are gRPC channel arguments, e.g. ("grpc.max_reconnect_backoff_ms", 1000)
+    for a partner that must find a restarted hub quickly.
+    """
     if credentials is None:
-        channel = grpc.insecure_channel(target)
+        channel = grpc.insecure_channel(target, options=channel_options)
     else:
-        channel = grpc.secure_channel(target, credentials)
+        channel = grpc.secure_channel(target, credentials, options=channel_options)
     return HubConnection(channel, partner_id, signing_key, audience, hub_public_keys)

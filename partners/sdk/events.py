@@ -6,7 +6,8 @@ import logging
 import queue
 import random
 import threading
-from collections.abc import Iterator, Sequence
+import time
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -42,6 +43,9 @@ STREAM_RECONNECT_CODES = frozenset(
 )
 ACK_EVENTS_MAX = 100  # during a long burst, acknowledge at least this often
 STREAM_QUEUE_EVENTS_MAX = 500
+# A stream open this long before it fails counts as healthy: the backoff starts afresh.
+STREAM_HEALTHY_S_MIN = 5.0
+ON_QUIET_INTERVAL_S = 1.0
 STOP_POLL_S = 0.1  # how soon run() notices `stop` while the stream is quiet
 STREAM_THREAD_JOIN_S_MAX = 5.0
 
@@ -296,6 +300,10 @@ class FeedConsumer:
         self.applied_total = 0
         self._processed_sequence: int | None = None
         self._unacked_events = 0
+        # Called by run() before each (re)subscription and about once a second while the
+        # stream is quiet: where a program sends what an outage kept it from sending.
+        self.on_quiet: Callable[[], object] | None = None
+        self._quiet_called_s = 0.0
 
     def drain(self) -> int:
         """Polls until the feed is empty as of this call; returns how many events were applied.
@@ -331,13 +339,21 @@ class FeedConsumer:
         """
         applied_before, failures = self.applied_total, 0
         while not stop.is_set():
+            opened_s, applied = time.monotonic(), self.applied_total
             try:
                 self._follow_stream(stop)
                 failures = 0
             except HubError as error:
                 if error.code not in STREAM_RECONNECT_CODES:
                     raise
-                failures += 1
+                # A stream that delivered or lasted was healthy: this is a new run of failures,
+                # not the next of old ones (a hub restarted twenty times in a day must not
+                # leave its partners waiting the longest backoff after each restart).
+                healthy = (
+                    self.applied_total > applied
+                    or time.monotonic() - opened_s >= STREAM_HEALTHY_S_MIN
+                )
+                failures = 1 if healthy else failures + 1
                 log.info("feed for %s: stream ended with %s", self.partner_id, error.code.name)
             except EventVerificationError as error:
                 log.error("feed for %s stopped: %s", self.partner_id, error)
@@ -345,7 +361,17 @@ class FeedConsumer:
             stop.wait(_backoff_s(failures, reconnect_backoff_s, reconnect_backoff_s_max))
         return FeedRunResult(self.applied_total - applied_before)
 
+    def _call_on_quiet(self) -> None:
+        if self.on_quiet is None:
+            return
+        self._quiet_called_s = time.monotonic()
+        try:
+            self.on_quiet()
+        except HubError as error:
+            log.warning("feed for %s: quiet-time work failed: %s", self.partner_id, error.code.name)
+
     def _follow_stream(self, stop: threading.Event) -> None:
+        self._call_on_quiet()
         after = self.acked_sequence
         self._begin_pass(after)
         pump = _StreamPump(self.feed.open_subscription(after))
@@ -369,6 +395,8 @@ class FeedConsumer:
             # Acknowledge whenever the stream goes quiet: one ack per burst, not per event.
             if pump.quiet() or self._unacked_events >= ACK_EVENTS_MAX:
                 self._ack()
+            if item is None and time.monotonic() - self._quiet_called_s >= ON_QUIET_INTERVAL_S:
+                self._call_on_quiet()
         self._ack()
 
     def _begin_pass(self, after_sequence: int | None) -> None:
