@@ -205,7 +205,9 @@ def _book_adjustment(
         Entry(debit, Side.DEBIT, Phase.POST, abs(delta)),
         Entry(credit, Side.CREDIT, Phase.POST, abs(delta)),
     )
-    SqlLedger(session).record(Journal(JournalKind.ADJUST, adjustment_id, entries), now_us)
+    ledger = SqlLedger(session)
+    ledger.record(Journal(JournalKind.ADJUST, adjustment_id, entries), now_us)
+    ledger.flush()
     return business_day
 
 

@@ -184,7 +184,9 @@ def _run(engine: Engine, business_day: str, at_us: int, progress: Progress | Non
                 result.instructions,
             )
             journal = _settlement_journal(business_day, currency, result.positions)
-            SqlLedger(session).record(journal, at_us)
+            ledger = SqlLedger(session)
+            ledger.record(journal, at_us)
+            ledger.flush()
             settlement.positions[currency] = result.positions
     log.info("business day %s settled: %s records", business_day, builder.size)
     return settlement

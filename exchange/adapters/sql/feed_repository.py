@@ -6,7 +6,7 @@ import uuid
 from collections.abc import Sequence
 from typing import cast
 
-from sqlalchemy import Table, insert, select, update
+from sqlalchemy import Table, bindparam, insert, select, update
 from sqlalchemy.orm import Session
 
 from exchange.adapters.sql.bulk import insert_rows
@@ -15,6 +15,14 @@ from exchange.domain.events import FeedEvent, FeedPosition, StoredEvent
 from exchange.domain.ports import Clock, EventEncoder
 
 EVENTS = cast(Table, EventRow.__table__)
+FEEDS = cast(Table, PartnerFeedRow.__table__)
+# Built once: constructing and cache-keying a statement costs more than running it.
+ADVANCE_FEED = (
+    update(FEEDS)
+    .where(FEEDS.c.partner_id == bindparam("partner"))
+    .values(last_sequence=FEEDS.c.last_sequence + bindparam("count"))
+    .returning(FEEDS.c.last_sequence)
+)
 
 
 def _stored(row: EventRow) -> StoredEvent:
@@ -38,77 +46,48 @@ class SqlEventFeed:
         self.appended_partner_ids: set[str] = set()
 
     def append(self, partner_id: str, event: FeedEvent) -> StoredEvent:
-        # The feed row's update takes its row lock: sequences of one partner are assigned
-        # one transaction at a time, so they are gapless and in commit order.
-        sequence = self.session.scalar(
-            update(PartnerFeedRow)
-            .where(PartnerFeedRow.partner_id == partner_id)
-            .values(last_sequence=PartnerFeedRow.last_sequence + 1)
-            .returning(PartnerFeedRow.last_sequence)
-        )
-        assert sequence is not None, f"partner {partner_id} has no feed"
-        if self.encoder is None:
-            raise RuntimeError("appending events needs the hub's signing key")
-        stored = self.encoder(
-            event,
-            event_id=uuid.uuid4().hex,
-            partner_id=partner_id,
-            sequence=sequence,
-            at_us=self.clock.now_us(),
-        )
-        self.session.execute(
-            insert(EventRow).values(
-                event_id=stored.event_id,
-                partner_id=partner_id,
-                sequence=sequence,
-                event_type=stored.event_type,
-                created_at_us=stored.created_at_us,
-                payload=stored.payload,
-                signing_key_id=stored.signing_key_id,
-                signature=stored.signature,
-            )
-        )
-        self.appended_partner_ids.add(partner_id)
-        return stored
+        return self._append(partner_id, [event])[0]
 
     def append_many(self, partner_id: str, events: Sequence[FeedEvent]) -> None:
-        """One feed-row update for the lot, then one multi-row insert of the signed events."""
-        if not events:
-            return
+        """One feed-row update for the lot, then one insert of the signed events."""
+        if events:
+            self._append(partner_id, events)
+
+    def _append(self, partner_id: str, events: Sequence[FeedEvent]) -> list[StoredEvent]:
         if self.encoder is None:
             raise RuntimeError("appending events needs the hub's signing key")
-        last = self.session.scalar(
-            update(PartnerFeedRow)
-            .where(PartnerFeedRow.partner_id == partner_id)
-            .values(last_sequence=PartnerFeedRow.last_sequence + len(events))
-            .returning(PartnerFeedRow.last_sequence)
-        )
+        # The feed row's update takes its row lock: sequences of one partner are assigned
+        # one transaction at a time, so they are gapless and in commit order.
+        last = self.session.scalar(ADVANCE_FEED, {"partner": partner_id, "count": len(events)})
         assert last is not None, f"partner {partner_id} has no feed"
         first = last - len(events) + 1
         at_us = self.clock.now_us()
-        rows = []
-        for offset, event in enumerate(events):
-            stored = self.encoder(
+        stored = [
+            self.encoder(
                 event,
                 event_id=uuid.uuid4().hex,
                 partner_id=partner_id,
                 sequence=first + offset,
                 at_us=at_us,
             )
-            rows.append(
-                {
-                    "event_id": stored.event_id,
-                    "partner_id": partner_id,
-                    "sequence": stored.sequence,
-                    "event_type": stored.event_type,
-                    "created_at_us": stored.created_at_us,
-                    "payload": stored.payload,
-                    "signing_key_id": stored.signing_key_id,
-                    "signature": stored.signature,
-                }
-            )
+            for offset, event in enumerate(events)
+        ]
+        rows = [
+            {
+                "event_id": e.event_id,
+                "partner_id": partner_id,
+                "sequence": e.sequence,
+                "event_type": e.event_type,
+                "created_at_us": e.created_at_us,
+                "payload": e.payload,
+                "signing_key_id": e.signing_key_id,
+                "signature": e.signature,
+            }
+            for e in stored
+        ]
         insert_rows(self.session, EVENTS, rows)
         self.appended_partner_ids.add(partner_id)
+        return stored
 
     def after(self, partner_id: str, after_sequence: int, limit: int) -> list[StoredEvent]:
         query = (

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import secrets
 from collections import defaultdict
-from collections.abc import Sequence
-from typing import cast
+from collections.abc import Callable, Sequence
+from typing import Any, cast
 
-from sqlalchemy import Table, select
+from sqlalchemy import Executable, Table, select
 from sqlalchemy.dialects.postgresql import insert as postgres_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
@@ -24,22 +24,26 @@ COUNTER_COLUMNS = ("debits_pending", "credits_pending", "debits_posted", "credit
 
 
 class SqlLedger:
+    """Journals go in at once (their unique key refuses a second post or void on the spot);
+    entries and account counters wait for `flush`, which the unit of work runs just before
+    COMMIT. Every transfer touches its partners' accounts and the hub's fee account, so
+    those rows are the hub's hottest: taking their locks last keeps each transaction's hold
+    on them to the upsert and the commit, not the whole handler."""
+
     def __init__(self, session: Session) -> None:
         self.session = session
         self.dialect = session.get_bind().dialect.name
+        self._deltas: dict[AccountRef, Counters] = defaultdict(Counters)
+        self._entry_rows: list[dict[str, object]] = []
 
     def record(self, journal: Journal, at_us: int) -> None:
         self.record_many([journal], at_us)
 
     def record_many(self, journals: Sequence[Journal], at_us: int) -> None:
-        """Journals, their entries and every touched account's counters: three statements.
-
-        Core tables, not ORM entities: nothing here is read back, so the ORM's bookkeeping
-        would only cost time on the hottest path of the hub.
-        """
+        """Journals now; their entries and counters at `flush`. Core tables, not ORM entities:
+        nothing here is read back, so the ORM's bookkeeping would only cost time."""
         journal_rows: list[dict[str, object]] = []
-        entry_rows: list[dict[str, object]] = []
-        deltas: dict[AccountRef, Counters] = defaultdict(Counters)
+        entry_rows, deltas = self._entry_rows, self._deltas
         for journal in journals:
             journal_id = "jr_" + secrets.token_hex(12)
             journal_rows.append(
@@ -61,12 +65,18 @@ class SqlLedger:
                         "amount": entry.amount,
                     }
                 )
-        if not journal_rows:
-            return
         insert_rows(self.session, JOURNALS, journal_rows)
-        self._add_counters(deltas)
-        if entry_rows:
-            insert_rows(self.session, ENTRIES, entry_rows)
+
+    def flush(self) -> None:
+        """Counters first (entries reference their accounts), in one fixed account order."""
+        if self._deltas:
+            self._add_counters(self._deltas)
+        insert_rows(self.session, ENTRIES, self._entry_rows)
+        self.discard()
+
+    def discard(self) -> None:
+        self._deltas = defaultdict(Counters)
+        self._entry_rows = []
 
     def _add_counters(self, deltas: dict[AccountRef, Counters]) -> None:
         """One upsert for every account: created on first use, counters added in place.
@@ -74,7 +84,6 @@ class SqlLedger:
         Rows go in one fixed order (sorted account refs), so concurrent journals take the
         accounts' row locks in the same order and cannot deadlock.
         """
-        dialect_insert = postgres_insert if self.dialect == "postgresql" else sqlite_insert
         rows = [
             {
                 "account_id": account.account_id,
@@ -88,17 +97,11 @@ class SqlLedger:
             }
             for account, delta in sorted(deltas.items())
         ]
-        statement = dialect_insert(ACCOUNTS).values(rows)
-        self.session.execute(
-            statement.on_conflict_do_update(
-                index_elements=[ACCOUNTS.c.account_id],
-                set_={
-                    name: ACCOUNTS.c[name] + statement.excluded[name] for name in COUNTER_COLUMNS
-                },
-            )
-        )
+        # One prepared upsert, run for each account in order (psycopg pipelines them).
+        self.session.execute(ACCOUNT_UPSERTS[self.dialect], rows)
 
     def accounts(self) -> dict[str, Counters]:
+        self.flush()
         rows = self.session.scalars(select(LedgerAccountRow))
         return {
             r.account_id: Counters(
@@ -106,3 +109,20 @@ class SqlLedger:
             )
             for r in rows
         }
+
+
+def _account_upsert(dialect_insert: Callable[[Table], Any]) -> Executable:
+    """Creates the account on first use; otherwise adds the deltas to its counters."""
+    statement = dialect_insert(ACCOUNTS)
+    upsert: Executable = statement.on_conflict_do_update(
+        index_elements=[ACCOUNTS.c.account_id],
+        set_={name: ACCOUNTS.c[name] + statement.excluded[name] for name in COUNTER_COLUMNS},
+    )
+    return upsert
+
+
+# Built once: constructing and cache-keying a statement costs more than running it.
+ACCOUNT_UPSERTS = {
+    "postgresql": _account_upsert(postgres_insert),
+    "sqlite": _account_upsert(sqlite_insert),
+}

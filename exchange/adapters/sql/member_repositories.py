@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import os
 from collections.abc import Sequence
-from typing import cast
+from typing import Any, cast
 
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
-from sqlalchemy import Table, delete, func, insert, select, update
+from sqlalchemy import Table, bindparam, delete, func, insert, select, update
+from sqlalchemy.engine import Row
 from sqlalchemy.orm import Session
 
+from exchange.adapters.sql.bulk import fetch_by_key
 from exchange.adapters.sql.tables import (
     LinkCodeRow,
     LinkFailureRow,
@@ -22,9 +24,27 @@ from exchange.domain.members import LinkCode, MemberId
 AES_KEY_BYTES = 32
 GCM_NONCE_BYTES = 12
 PPIDS = cast(Table, PpidRow.__table__)
+MEMBERS = cast(Table, MemberRow.__table__)
+# Built once: constructing and cache-keying a statement costs more than running it.
+PARTNER_PPIDS = select(PPIDS.c.ppid, PPIDS.c.partner_id, PPIDS.c.cmid).where(
+    PPIDS.c.ppid.in_(bindparam("ppids", expanding=True)),
+    PPIDS.c.partner_id == bindparam("partner_id"),
+)
+MEMBERS_PPIDS = (
+    select(PPIDS.c.ppid, PPIDS.c.partner_id, PPIDS.c.cmid)
+    .where(PPIDS.c.cmid.in_(bindparam("cmids", expanding=True)))
+    .order_by(PPIDS.c.cmid, PPIDS.c.partner_id)
+)
+# FOR UPDATE on PostgreSQL, in cmid order; SQLite's BEGIN IMMEDIATE already serialises writers.
+LOCK_MEMBERS = (
+    select(MEMBERS.c.cmid)
+    .where(MEMBERS.c.cmid.in_(bindparam("cmids", expanding=True)))
+    .order_by(MEMBERS.c.cmid)
+    .with_for_update()
+)
 
 
-def _member_id(row: PpidRow) -> MemberId:
+def _member_id(row: PpidRow | Row[Any]) -> MemberId:
     return MemberId(row.ppid, row.partner_id, row.cmid)
 
 
@@ -54,50 +74,39 @@ class SqlMemberRepository:
         )
 
     def get_ppid(self, partner_id: str, ppid: str) -> MemberId | None:
-        row = self.session.get(PpidRow, ppid)
+        row = fetch_by_key(self.session, PPIDS, ppid=ppid)
         if row is None or row.partner_id != partner_id:
             return None
         return _member_id(row)
 
     def ppids_of(self, cmid: str) -> list[MemberId]:
-        query = select(PpidRow).where(PpidRow.cmid == cmid).order_by(PpidRow.partner_id)
-        return [_member_id(row) for row in self.session.scalars(query)]
+        return self.ppids_of_members([cmid]).get(cmid, [])
 
     def get_ppids(self, partner_id: str, ppids: Sequence[str]) -> dict[str, MemberId]:
         if not ppids:
             return {}
         # Core rows, not entities: a batch reads thousands, and nothing here is written back.
-        query = select(PPIDS.c.ppid, PPIDS.c.partner_id, PPIDS.c.cmid).where(
-            PPIDS.c.ppid.in_(sorted(set(ppids))), PPIDS.c.partner_id == partner_id
+        rows = self.session.execute(
+            PARTNER_PPIDS, {"ppids": sorted(set(ppids)), "partner_id": partner_id}
         )
-        return {row.ppid: MemberId(*row) for row in self.session.execute(query)}
+        return {row.ppid: MemberId(*row) for row in rows}
 
     def ppids_of_members(self, cmids: Sequence[str]) -> dict[str, list[MemberId]]:
         if not cmids:
             return {}
-        query = (
-            select(PPIDS.c.ppid, PPIDS.c.partner_id, PPIDS.c.cmid)
-            .where(PPIDS.c.cmid.in_(sorted(set(cmids))))
-            .order_by(PPIDS.c.cmid, PPIDS.c.partner_id)
-        )
         found: dict[str, list[MemberId]] = {}
-        for row in self.session.execute(query):
+        for row in self.session.execute(MEMBERS_PPIDS, {"cmids": sorted(set(cmids))}):
             found.setdefault(row.cmid, []).append(MemberId(*row))
         return found
 
     def lock_members(self, cmids: Sequence[str]) -> None:
         if not cmids:
             return
-        self.session.execute(
-            select(MemberRow.cmid)
-            .where(MemberRow.cmid.in_(sorted(set(cmids))))
-            .order_by(MemberRow.cmid)
-            .with_for_update()
-        )
+        self.session.execute(LOCK_MEMBERS, {"cmids": sorted(set(cmids))})
 
     def lock_member(self, cmid: str) -> None:
         # FOR UPDATE on PostgreSQL; SQLite's BEGIN IMMEDIATE already serialises writers.
-        self.session.execute(select(MemberRow.cmid).where(MemberRow.cmid == cmid).with_for_update())
+        self.lock_members([cmid])
 
     def move_ppid(self, member: MemberId, cmid: str) -> None:
         self.session.execute(update(PpidRow).where(PpidRow.ppid == member.ppid).values(cmid=cmid))

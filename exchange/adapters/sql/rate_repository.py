@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 from decimal import Decimal
+from typing import Any, cast
 
-from sqlalchemy import insert, or_, select, tuple_, update
+from sqlalchemy import Table, bindparam, insert, or_, select, tuple_, update
+from sqlalchemy.engine import Row
 from sqlalchemy.orm import Session
 
 from exchange.adapters.sql.tables import RateAgreementRow
@@ -12,7 +14,7 @@ from exchange.domain.rates import RateAgreement, RateTerms
 from exchange.domain.tiers import AgreementState
 
 
-def _agreement(row: RateAgreementRow) -> RateAgreement:
+def _agreement(row: RateAgreementRow | Row[Any]) -> RateAgreement:
     terms = RateTerms(
         row.source_units,
         row.destination_units,
@@ -41,18 +43,25 @@ def _agreement(row: RateAgreementRow) -> RateAgreement:
     )
 
 
+RATES = cast(Table, RateAgreementRow.__table__)
+# Built once: constructing and cache-keying a statement costs more than running it.
+VERSIONS = (
+    select(RATES)
+    .where(
+        RATES.c.source_partner_id == bindparam("source"),
+        RATES.c.destination_partner_id == bindparam("destination"),
+    )
+    .order_by(RATES.c.version)
+)
+
+
 class SqlRateAgreementRepository:
     def __init__(self, session: Session) -> None:
         self.session = session
 
     def versions(self, source_partner_id: str, destination_partner_id: str) -> list[RateAgreement]:
-        rows = self.session.scalars(
-            select(RateAgreementRow)
-            .where(
-                RateAgreementRow.source_partner_id == source_partner_id,
-                RateAgreementRow.destination_partner_id == destination_partner_id,
-            )
-            .order_by(RateAgreementRow.version)
+        rows = self.session.execute(
+            VERSIONS, {"source": source_partner_id, "destination": destination_partner_id}
         )
         return [_agreement(row) for row in rows]
 

@@ -14,7 +14,7 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import Row
 from sqlalchemy.orm import Session
 
-from exchange.adapters.sql.bulk import insert_rows
+from exchange.adapters.sql.bulk import fetch_by_key, insert_rows
 from exchange.adapters.sql.tables import (
     IdempotencyRecordRow,
     PartnerKeyRow,
@@ -25,13 +25,13 @@ from exchange.domain.partners import KeyState, Partner, PartnerKey, PartnerKind
 from exchange.domain.ports import StoredResponse
 
 
-def _partner(row: PartnerRow) -> Partner:
+def _partner(row: PartnerRow | Row[Any]) -> Partner:
     return Partner(
         row.partner_id, row.display_name, PartnerKind(row.kind), row.program_code, row.created_at_us
     )
 
 
-def _key(row: PartnerKeyRow) -> PartnerKey:
+def _key(row: PartnerKeyRow | Row[Any]) -> PartnerKey:
     return PartnerKey(
         row.key_id,
         row.partner_id,
@@ -47,7 +47,7 @@ class SqlPartnerRepository:
         self.session = session
 
     def get(self, partner_id: str) -> Partner | None:
-        row = self.session.get(PartnerRow, partner_id)
+        row = fetch_by_key(self.session, PARTNERS, partner_id=partner_id)
         return _partner(row) if row is not None else None
 
     def lock(self, partner_id: str) -> None:
@@ -107,7 +107,7 @@ class SqlPartnerRepository:
         return found
 
     def get_key(self, key_id: str) -> PartnerKey | None:
-        row = self.session.get(PartnerKeyRow, key_id)
+        row = fetch_by_key(self.session, PARTNER_KEYS, key_id=key_id)
         return _key(row) if row is not None else None
 
     def add_key(self, key: PartnerKey) -> None:
@@ -136,6 +136,15 @@ def _advisory_lock_id(partner_id: str, idempotency_key: str) -> int:
 
 
 GCM_NONCE_BYTES = 12
+PARTNERS = cast(Table, PartnerRow.__table__)
+PARTNER_KEYS = cast(Table, PartnerKeyRow.__table__)
+NONCES = cast(Table, RequestNonceRow.__table__)
+TRY_ADVISORY_LOCK = text("SELECT pg_try_advisory_xact_lock(:lock_id)")
+# Built once: constructing and cache-keying a statement costs more than running it.
+NONCE_INSERTS = {
+    name: dialect_insert(NONCES).on_conflict_do_nothing().returning(NONCES.c.nonce)
+    for name, dialect_insert in (("postgresql", postgres_insert), ("sqlite", sqlite_insert))
+}
 IDEMPOTENCY_RECORDS = cast(Table, IdempotencyRecordRow.__table__)
 
 
@@ -155,28 +164,24 @@ class SqlRequestLedger:
 
     def record_nonce(self, partner_id: str, nonce: str, created_s: int) -> bool:
         values = {"partner_id": partner_id, "nonce": nonce, "created_s": created_s}
-        dialect_insert = postgres_insert if self.dialect == "postgresql" else sqlite_insert
-        statement = (
-            dialect_insert(RequestNonceRow)
-            .values(values)
-            .on_conflict_do_nothing()
-            .returning(RequestNonceRow.nonce)
-        )
-        # RETURNING, not rowcount: ORM-enabled inserts do not report a reliable rowcount.
-        return self.session.execute(statement).first() is not None
+        # RETURNING, not rowcount: a conflict returns no row.
+        return self.session.execute(NONCE_INSERTS[self.dialect], values).first() is not None
 
     def lock_idempotency_key(self, partner_id: str, idempotency_key: str) -> bool:
         if self.dialect != "postgresql":
             # SQLite transactions start with BEGIN IMMEDIATE: one writer at a time already.
             return True
         lock_id = _advisory_lock_id(partner_id, idempotency_key)
-        acquired = self.session.scalar(
-            text("SELECT pg_try_advisory_xact_lock(:lock_id)"), {"lock_id": lock_id}
-        )
+        acquired = self.session.scalar(TRY_ADVISORY_LOCK, {"lock_id": lock_id})
         return bool(acquired)
 
     def stored_response(self, partner_id: str, idempotency_key: str) -> StoredResponse | None:
-        row = self.session.get(IdempotencyRecordRow, (partner_id, idempotency_key))
+        row = fetch_by_key(
+            self.session,
+            IDEMPOTENCY_RECORDS,
+            partner_id=partner_id,
+            idempotency_key=idempotency_key,
+        )
         return self._opened(row) if row is not None else None
 
     def _opened(self, row: IdempotencyRecordRow | Row[Any]) -> StoredResponse:

@@ -3,20 +3,53 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import asdict, fields
+from dataclasses import fields
 from typing import Any, cast
 
-from sqlalchemy import Table, bindparam, func, insert, or_, select, tuple_, update
+from sqlalchemy import Table, bindparam, func, or_, select, tuple_, update
 from sqlalchemy.engine import Row
 from sqlalchemy.orm import Session
 
-from exchange.adapters.sql.bulk import insert_rows
+from exchange.adapters.sql.bulk import fetch_by_key, insert_rows
 from exchange.adapters.sql.tables import QuoteRow, TransferRow
 from exchange.domain.transfers import Quote, Transfer, TransferKind, TransferState, VoidReason
 
 QUOTE_FIELDS = [f.name for f in fields(Quote)]
+TRANSFER_FIELDS = [f.name for f in fields(Transfer)]
 # Core table: rows written in bulk skip the ORM's per-row bookkeeping.
 TRANSFERS = cast(Table, TransferRow.__table__)
+QUOTES = cast(Table, QuoteRow.__table__)
+# Built once: constructing and cache-keying a statement costs more than running it.
+TRANSFERS_BY_ID = (
+    select(TRANSFERS)
+    .where(TRANSFERS.c.transfer_id.in_(bindparam("ids", expanding=True)))
+    .order_by(TRANSFERS.c.transfer_id)
+)
+# Rows locked in id order, the order every batch takes them in.
+TRANSFERS_LOCKED = TRANSFERS_BY_ID.with_for_update()
+SAVE_RESOLUTION = (
+    update(TRANSFERS)
+    .where(TRANSFERS.c.transfer_id == bindparam("id"))
+    .values(
+        state=bindparam("new_state"),
+        resolved_at_us=bindparam("new_resolved_at_us"),
+        void_reason=bindparam("new_void_reason"),
+        reject_reason=bindparam("new_reject_reason"),
+        business_day=bindparam("new_business_day"),
+    )
+)
+SOURCE_POINTS_SINCE = (
+    select(TRANSFERS.c.cmid, func.sum(TRANSFERS.c.source_points))
+    .where(
+        TRANSFERS.c.cmid.in_(bindparam("cmids", expanding=True)),
+        TRANSFERS.c.source_partner_id == bindparam("source"),
+        TRANSFERS.c.destination_partner_id == bindparam("destination"),
+        TRANSFERS.c.kind == TransferKind.TRANSFER.value,
+        TRANSFERS.c.state != TransferState.VOIDED.value,
+        TRANSFERS.c.created_at_us >= bindparam("since_us"),
+    )
+    .group_by(TRANSFERS.c.cmid)
+)
 
 
 def _transfer(row: TransferRow | Row[Any]) -> Transfer:
@@ -49,7 +82,8 @@ def _transfer(row: TransferRow | Row[Any]) -> Transfer:
 
 
 def _transfer_values(transfer: Transfer) -> dict[str, object]:
-    values = asdict(transfer)
+    # Shallow: dataclasses.asdict deep-copies every field, a tenth of a transfer's CPU.
+    values = {name: getattr(transfer, name) for name in TRANSFER_FIELDS}
     values["kind"] = transfer.kind.value
     values["state"] = transfer.state.value
     values["void_reason"] = transfer.void_reason.value if transfer.void_reason else None
@@ -61,13 +95,10 @@ class SqlTransferRepository:
         self.session = session
 
     def add_quote(self, quote: Quote) -> None:
-        self.session.execute(insert(QuoteRow).values(asdict(quote)))
+        insert_rows(self.session, QUOTES, [{name: getattr(quote, name) for name in QUOTE_FIELDS}])
 
     def get_quote(self, quote_id: str, *, for_update: bool = False) -> Quote | None:
-        query = select(QuoteRow).where(QuoteRow.quote_id == quote_id)
-        if for_update:
-            query = query.with_for_update()
-        row = self.session.scalars(query.execution_options(populate_existing=True)).first()
+        row = fetch_by_key(self.session, QUOTES, for_update=for_update, quote_id=quote_id)
         if row is None:
             return None
         return Quote(**{name: getattr(row, name) for name in QUOTE_FIELDS})
@@ -88,31 +119,15 @@ class SqlTransferRepository:
         self, transfer_ids: Sequence[str], *, for_update: bool = False
     ) -> dict[str, Transfer]:
         # Core rows, not entities: always read afresh, and cheap by the thousand.
-        query = (
-            select(TRANSFERS)
-            .where(TRANSFERS.c.transfer_id.in_(sorted(set(transfer_ids))))
-            .order_by(TRANSFERS.c.transfer_id)
-        )
-        if for_update:
-            query = query.with_for_update()
-        return {row.transfer_id: _transfer(row) for row in self.session.execute(query)}
+        query = TRANSFERS_LOCKED if for_update else TRANSFERS_BY_ID
+        rows = self.session.execute(query, {"ids": sorted(set(transfer_ids))})
+        return {row.transfer_id: _transfer(row) for row in rows}
 
     def save_many(self, transfers: Sequence[Transfer]) -> None:
         if not transfers:
             return
-        statement = (
-            update(TRANSFERS)
-            .where(TRANSFERS.c.transfer_id == bindparam("id"))
-            .values(
-                state=bindparam("new_state"),
-                resolved_at_us=bindparam("new_resolved_at_us"),
-                void_reason=bindparam("new_void_reason"),
-                reject_reason=bindparam("new_reject_reason"),
-                business_day=bindparam("new_business_day"),
-            )
-        )
         self.session.execute(
-            statement,
+            SAVE_RESOLUTION,
             [
                 {
                     "id": t.transfer_id,
@@ -135,26 +150,18 @@ class SqlTransferRepository:
     ) -> dict[str, int]:
         if not cmids:
             return {}
-        query = (
-            select(TransferRow.cmid, func.sum(TransferRow.source_points))
-            .where(
-                TransferRow.cmid.in_(sorted(set(cmids))),
-                TransferRow.source_partner_id == source_partner_id,
-                TransferRow.destination_partner_id == destination_partner_id,
-                TransferRow.kind == TransferKind.TRANSFER.value,
-                TransferRow.state != TransferState.VOIDED.value,
-                TransferRow.created_at_us >= since_us,
-            )
-            .group_by(TransferRow.cmid)
-        )
-        return {cmid: int(total) for cmid, total in self.session.execute(query)}
+        parameters = {
+            "cmids": sorted(set(cmids)),
+            "source": source_partner_id,
+            "destination": destination_partner_id,
+            "since_us": since_us,
+        }
+        rows = self.session.execute(SOURCE_POINTS_SINCE, parameters)
+        return {cmid: int(total) for cmid, total in rows}
 
     def get(self, transfer_id: str, *, for_update: bool = False) -> Transfer | None:
-        query = select(TransferRow).where(TransferRow.transfer_id == transfer_id)
-        if for_update:
-            query = query.with_for_update()
-        # populate_existing: a row read earlier in this session is read again after the lock.
-        row = self.session.scalars(query.execution_options(populate_existing=True)).first()
+        # Core, so always read afresh: after the lock, never a stale copy from earlier.
+        row = fetch_by_key(self.session, TRANSFERS, for_update=for_update, transfer_id=transfer_id)
         return _transfer(row) if row is not None else None
 
     def save(self, transfer: Transfer) -> None:
@@ -163,17 +170,10 @@ class SqlTransferRepository:
     def source_points_since(
         self, cmid: str, source_partner_id: str, destination_partner_id: str, since_us: int
     ) -> int:
-        total = self.session.scalar(
-            select(func.coalesce(func.sum(TransferRow.source_points), 0)).where(
-                TransferRow.cmid == cmid,
-                TransferRow.source_partner_id == source_partner_id,
-                TransferRow.destination_partner_id == destination_partner_id,
-                TransferRow.kind == TransferKind.TRANSFER.value,
-                TransferRow.state != TransferState.VOIDED.value,
-                TransferRow.created_at_us >= since_us,
-            )
+        totals = self.source_points_since_by_member(
+            [cmid], source_partner_id, destination_partner_id, since_us
         )
-        return int(total or 0)
+        return totals.get(cmid, 0)
 
     def live_reversal_of(self, transfer_id: str) -> Transfer | None:
         row = self.session.scalars(

@@ -57,6 +57,7 @@ class SqlUnitOfWork:
         self.session.close()
 
     def commit(self) -> None:
+        self.ledger.flush()
         self.session.commit()
         if self.events.appended_partner_ids:
             # Wake this process's feed subscribers; other processes find events by polling.
@@ -64,6 +65,7 @@ class SqlUnitOfWork:
             self.events.appended_partner_ids = set()
 
     def rollback(self) -> None:
+        self.ledger.discard()
         self.session.rollback()
         self.events.appended_partner_ids = set()
 
