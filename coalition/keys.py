@@ -44,9 +44,36 @@ def raw_public_key(public_key: Ed25519PublicKey) -> bytes:
     return public_key.public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
 
 
+# The Ed25519 points of order 1, 2, 4 and 8, as libsodium lists them (the sign bit of the
+# last byte masked off, so each stands for two encodings). A signature "by" such a key can be
+# made without any private key, e.g. the identity point verifies (identity || 0) over any
+# message: such a key must never be registered, nor verify anything.
+_SMALL_ORDER_POINTS = frozenset(
+    bytes.fromhex(point)
+    for point in (
+        "00" * 32,
+        "01" + "00" * 31,
+        "26e8958fc2b227b045c3f489f2ef98f0d5dfac05d3c63339b13802886d53fc05",
+        "c7176a703d4dd84fba3c0b760d10670f2a2053fa2c39ccc64ec7fd7792ac037a",
+        "ec" + "ff" * 30 + "7f",
+        "ed" + "ff" * 30 + "7f",
+        "ee" + "ff" * 30 + "7f",
+    )
+)
+
+
+def is_small_order(public_key: bytes) -> bool:
+    """True for the encodings of the small-order points: keys no one holds a secret for."""
+    if len(public_key) != PUBLIC_KEY_BYTES:
+        return False
+    return public_key[:31] + bytes([public_key[31] & 0x7F]) in _SMALL_ORDER_POINTS
+
+
 def verify_signature(public_key: bytes, signature: bytes, message: bytes) -> bool:
     """True only for a well-formed Ed25519 signature by `public_key` over `message`."""
     if len(public_key) != PUBLIC_KEY_BYTES or len(signature) != SIGNATURE_BYTES:
+        return False
+    if is_small_order(public_key):
         return False
     try:
         Ed25519PublicKey.from_public_bytes(public_key).verify(signature, message)

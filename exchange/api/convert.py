@@ -49,10 +49,15 @@ def partner(entry: DirectoryEntry) -> partner_pb2.Partner:
     )
 
 
+TIMESTAMP_SECONDS_MAX = 253_402_300_799  # 9999-12-31T23:59:59Z
+
+
 def timestamp_us(value: Timestamp, field: str) -> int:
     """Microseconds from a request Timestamp; an unset or out-of-range one is bad input."""
     from exchange.domain.errors import invalid
 
-    if value.seconds <= 0 or not 0 <= value.nanos < 1_000_000_000:
-        raise invalid(field, "must be a valid time after 1970")
+    # google.protobuf.Timestamp's own range ends with the year 9999; past it, microseconds
+    # would not fit the int64 columns they are stored in.
+    if not 0 < value.seconds <= TIMESTAMP_SECONDS_MAX or not 0 <= value.nanos < 1_000_000_000:
+        raise invalid(field, "must be a valid time between 1970 and 9999")
     return value.seconds * 1_000_000 + value.nanos // 1000

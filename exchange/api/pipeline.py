@@ -34,8 +34,9 @@ from exchange.api.authentication import (
     parse_signed_headers,
     verify_request,
 )
+from exchange.api.message_checks import nul_character_field
 from exchange.api.peer_identity import partner_id_from_auth_context
-from exchange.domain.errors import DomainError, ErrorCode
+from exchange.domain.errors import DomainError, ErrorCode, invalid
 from exchange.domain.ports import Clock, StoredResponse, UnitOfWork, UnitOfWorkFactory
 from exchange.domain.rate_limits import PartnerRateLimiter
 
@@ -344,6 +345,9 @@ def _parse(request_type: type[Message], body: bytes) -> Message:
         ) from None
     if has_unknown_fields(request):
         raise AuthenticationFailure("unknown fields in signed message")
+    nul_field = nul_character_field(request)
+    if nul_field is not None:
+        raise invalid(nul_field, "must not contain NUL characters")
     return request
 
 

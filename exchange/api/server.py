@@ -22,6 +22,9 @@ def _server_options() -> list[tuple[str, int]]:
         ("grpc.max_receive_message_length", limits.MESSAGE_BYTES_MAX),
         ("grpc.max_send_message_length", limits.MESSAGE_BYTES_MAX),
         ("grpc.max_metadata_size", limits.METADATA_BYTES_MAX),
+        # max_metadata_size alone is a soft limit (headers up to the default hard limit of
+        # 20 KiB pass at random); the absolute limit makes it exact.
+        ("grpc.absolute_max_metadata_size", limits.METADATA_BYTES_MAX),
         ("grpc.so_reuseport", 0),
     ]
 

@@ -59,6 +59,14 @@ def check_transfer_ids(transfer_ids: Sequence[str]) -> None:
         f"must hold 1 to {limits.TRANSFER_BATCH_ENTRIES_MAX} ids",
     )
     checks.require(len(set(transfer_ids)) == count, "transfer_ids", "must not repeat an id")
+    # Each result echoes its id: an unbounded id could make the response too large to send
+    # after the call committed.
+    for index, transfer_id in enumerate(transfer_ids[: limits.TRANSFER_BATCH_ENTRIES_MAX]):
+        checks.require(
+            len(transfer_id) <= limits.TRANSFER_ID_CHARS_MAX,
+            f"transfer_ids[{index}]",
+            f"must be at most {limits.TRANSFER_ID_CHARS_MAX} characters",
+        )
     checks.raise_if_any()
 
 

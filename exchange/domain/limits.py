@@ -55,4 +55,6 @@ PRICE_DECIMAL_PLACES_MAX = 8
 REJECT_REASON_CHARS_MAX = 200
 # Entries of one CreateTransferBatch, ids of one ConfirmCredits: one transaction each.
 TRANSFER_BATCH_ENTRIES_MAX = 1000
+# Hub transfer ids are 27 characters; anything much longer is not one.
+TRANSFER_ID_CHARS_MAX = 64
 SETTLEMENT_CHECK_INTERVAL_S = 60

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from coalition.keys import verify_signature
+from coalition.keys import is_small_order, verify_signature
 from coalition.wire import PUBLIC_KEY_BYTES, key_id_for, key_registration_bytes
 from exchange.domain import limits
 from exchange.domain.errors import DomainError, ErrorCode, invalid
@@ -58,9 +58,16 @@ class RegisterKey:
     proof_of_possession: bytes
 
 
+def _check_usable(public_key: bytes) -> None:
+    """A small-order point "verifies" signatures made without any secret: never a key."""
+    if is_small_order(public_key):
+        raise invalid("public_key", "is a small-order point, not a usable Ed25519 key")
+
+
 def register_key(uow: UnitOfWork, clock: Clock, command: RegisterKey) -> PartnerKey:
     if len(command.public_key) != PUBLIC_KEY_BYTES:
         raise invalid("public_key", f"must be the {PUBLIC_KEY_BYTES} raw bytes of an Ed25519 key")
+    _check_usable(command.public_key)
     proof_message = key_registration_bytes(
         partner_id=command.partner_id, public_key=command.public_key
     )
@@ -104,6 +111,7 @@ def add_partner(uow: UnitOfWork, clock: Clock, command: AddPartner) -> Directory
     check_new_partner(
         command.partner_id, command.display_name, command.program_code, command.public_key
     )
+    _check_usable(command.public_key)
     if uow.partners.get(command.partner_id) is not None:
         raise DomainError(ErrorCode.PARTNER_ALREADY_EXISTS, "a partner with this id exists")
     if uow.partners.program_exists(command.program_code):
