@@ -12,8 +12,7 @@ import logging
 import re
 import secrets
 import sqlite3
-from collections.abc import Iterable, Iterator, Mapping
-from contextlib import contextmanager
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -33,6 +32,7 @@ from partners.sdk import verify_event
 from tests.support import databases
 from tests.support.coalition import AUDIENCE
 from tests.support.databases import table_snapshot
+from tests.support.logs import every_log_record
 
 IDENTITY = "/coalition.v1.IdentityService/"
 CREATE_LINK_CODE = IDENTITY + "CreateLinkCode"
@@ -177,29 +177,6 @@ def log_lines(records: Iterable[logging.LogRecord]) -> list[str]:
         if record.exc_info:
             lines.append(formatter.formatException(record.exc_info))
     return lines
-
-
-class CollectingHandler(logging.Handler):
-    def __init__(self) -> None:
-        super().__init__(logging.DEBUG)
-        self.records: list[logging.LogRecord] = []
-
-    def emit(self, record: logging.LogRecord) -> None:
-        self.records.append(record)
-
-
-@contextmanager
-def every_log_record() -> Iterator[CollectingHandler]:
-    """Collects every record at DEBUG and above, from every thread, while the block runs."""
-    root = logging.getLogger()
-    handler, level = CollectingHandler(), root.level
-    root.addHandler(handler)
-    root.setLevel(logging.DEBUG)
-    try:
-        yield handler
-    finally:
-        root.removeHandler(handler)
-        root.setLevel(level)
 
 
 def empty_database(request: pytest.FixtureRequest, directory: Path) -> str:

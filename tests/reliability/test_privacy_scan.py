@@ -28,7 +28,6 @@ import pkgutil
 import re
 import sqlite3
 from collections.abc import Iterable, Iterator, Mapping
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -52,6 +51,7 @@ from partners import demo
 from partners.sdk.connection import HubConnection
 from tests.support import databases
 from tests.support.coalition import AUDIENCE
+from tests.support.logs import every_log_record
 
 if TYPE_CHECKING:
     from opentelemetry.sdk.trace import ReadableSpan
@@ -227,29 +227,6 @@ class DemoObservations:
             if record.stack_info:
                 lines.append(record.stack_info)
         return lines
-
-
-class CollectingHandler(logging.Handler):
-    def __init__(self) -> None:
-        super().__init__(logging.DEBUG)
-        self.records: list[logging.LogRecord] = []
-
-    def emit(self, record: logging.LogRecord) -> None:
-        self.records.append(record)
-
-
-@contextmanager
-def every_log_record() -> Iterator[CollectingHandler]:
-    """Every record at DEBUG and above, from every thread and logger, while the block runs."""
-    root = logging.getLogger()
-    handler, level = CollectingHandler(), root.level
-    root.addHandler(handler)
-    root.setLevel(logging.DEBUG)
-    try:
-        yield handler
-    finally:
-        root.removeHandler(handler)
-        root.setLevel(level)
 
 
 class TableReader:
