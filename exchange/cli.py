@@ -20,6 +20,7 @@ from exchange.adapters.sql.engine import create_database_engine, is_sqlite
 from exchange.adapters.sql.migrations import current_revision, head_revision, upgrade
 from exchange.adapters.sql.tables import PartnerRow
 from exchange.adapters.sql.unit_of_work import SqlUnitOfWorkFactory
+from exchange.adapters.telemetry import install_log_correlation
 from exchange.config import ENVIRONMENT_NAMES, Settings
 from exchange.domain.errors import DomainError
 from exchange.domain.limits import PAGE_SIZE_MAX
@@ -450,9 +451,11 @@ HANDLERS: dict[tuple[str, ...], Callable[[argparse.Namespace], None]] = {
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    install_log_correlation()
     logging.basicConfig(
         level=logging.DEBUG if args.verbose else logging.INFO,
-        format="%(asctime)s %(levelname)s %(name)s %(message)s",
+        # trace= ties a line to its spans ("-" outside any request).
+        format="%(asctime)s %(levelname)s %(name)s trace=%(trace_id)s %(message)s",
     )
     path = tuple(
         value for value in (args.command, getattr(args, args.command, None)) if value is not None
