@@ -58,16 +58,11 @@ if TYPE_CHECKING:
 
     from tests.reliability.conftest import ReliabilityTally
 
-try:  # OpenTelemetry (exchange/adapters/telemetry.py); without it the span scans are skipped.
-    from opentelemetry.sdk.trace import TracerProvider
-    from opentelemetry.sdk.trace.export import SimpleSpanProcessor
-    from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+from opentelemetry.sdk.trace import TracerProvider
+from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
-    from exchange.adapters.telemetry import GRPC_STATUS_CODE, PARTNER_ID, Telemetry
-
-    TELEMETRY = True
-except ImportError:  # pragma: no cover - depends on what has landed
-    TELEMETRY = False
+from exchange.adapters.telemetry import GRPC_STATUS_CODE, PARTNER_ID, Telemetry
 
 BACKENDS = ("sqlite", "postgresql")
 PARTNERS = ("skyway", "harbor", "orbit")
@@ -193,7 +188,7 @@ def rows_scanned(snapshots: Iterable[Snapshot]) -> int:
 class DemoObservations:
     snapshots: list[Snapshot] = field(default_factory=list)
     log_records: list[logging.LogRecord] = field(default_factory=list)
-    spans: list[ReadableSpan] | None = None
+    spans: list[ReadableSpan] = field(default_factory=list)
     member_numbers: set[str] = field(default_factory=set)
     ppid_owners: dict[str, str] = field(default_factory=dict)
     responses: list[tuple[str, str, bytes]] = field(default_factory=list)
@@ -317,7 +312,7 @@ def observed(
         transfer_timeout_s=DEMO_TRANSFER_TIMEOUT_S,
     )
     observations = DemoObservations()
-    exporter = InMemorySpanExporter() if TELEMETRY else None
+    exporter = InMemorySpanExporter()
     with pytest.MonkeyPatch.context() as patch, every_log_record() as logs:
         record_request_signatures(patch, observations)
         create_demo_coalition(settings, home)
@@ -328,8 +323,7 @@ def observed(
         finally:
             hub.stop()
     observations.log_records = list(logs.records)
-    if exporter is not None:
-        observations.spans = list(exporter.get_finished_spans())
+    observations.spans = list(exporter.get_finished_spans())
     engine = create_database_engine(settings.database_url)
     observations.snapshots.append(TableReader(engine).snapshot())
     engine.dispose()
@@ -337,9 +331,7 @@ def observed(
     return observations
 
 
-def telemetry_for(exporter: Any) -> dict[str, Any]:
-    if exporter is None:
-        return {}
+def telemetry_for(exporter: InMemorySpanExporter) -> dict[str, Any]:
     provider = TracerProvider()
     provider.add_span_processor(SimpleSpanProcessor(exporter))
     return {"telemetry": Telemetry(tracer_provider=provider)}
@@ -433,8 +425,7 @@ def test_the_whole_demo_was_observed(
 
 
 def spans_of(observed: DemoObservations) -> list[ReadableSpan]:
-    if observed.spans is None:
-        pytest.skip("exchange/adapters/telemetry.py is not there yet: no spans to scan")
+    assert observed.spans, "the demo made spans"
     return observed.spans
 
 

@@ -191,14 +191,11 @@ def racing(settings: Settings, hub_key: SigningKey, engine: Engine) -> Iterator[
 
 
 def require_batch_rpcs(connection: HubConnection) -> None:
-    """Skips when the hub does not serve the batch RPCs yet: empty calls are refused as bad
-    input by a hub that serves them, and as UNIMPLEMENTED by one that does not."""
+    """The hub serves the batch RPCs: empty calls are refused as bad input."""
     client = ExchangeClient(connection)
     for probe in (lambda: client.confirm_credits([]), lambda: client.create_transfer_batch([])):
         with pytest.raises(HubError) as refused:
             probe()
-        if refused.value.code is grpc.StatusCode.UNIMPLEMENTED:
-            pytest.skip("CreateTransferBatch / ConfirmCredits are UNIMPLEMENTED on this hub")
         assert refused.value.code is grpc.StatusCode.INVALID_ARGUMENT, refused.value
 
 
