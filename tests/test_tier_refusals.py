@@ -20,6 +20,7 @@ from coalition.keys import SigningKey
 from coalition.v1 import event_pb2, tier_pb2
 from exchange.adapters.sql.engine import create_database_engine
 from exchange.config import Settings
+from exchange.domain.errors import FIELD_VIOLATIONS_SHOWN_MAX
 from exchange.domain.members import new_ppid
 from partners.programs.program import LoyaltyProgram
 from partners.sdk import EventClient, HubError, TierClient, verify_event
@@ -340,6 +341,21 @@ def test_a_malformed_ladder_is_invalid_names_its_fields_and_the_published_one_st
         assert set(error.field_violations) == fields, case
 
     assert skyway.publish_tier_ladder(programs["skyway"].ladder, True) == 2
+
+
+def test_a_ladder_wrong_in_hundreds_of_places_gets_a_status_that_fits_its_trailers(
+    coalition: TestCoalition, programs: dict[str, LoyaltyProgram]
+) -> None:
+    """Found by the fuzz harness: a status naming every bad field of 600 tiers was larger than
+    gRPC's 16 KiB trailer limit, so the caller got RESOURCE_EXHAUSTED instead of the answer."""
+    skyway = programs["skyway"].tiers
+    ladder = [tier_pb2.Tier(code="bad code", display_name="", rank=0) for _ in range(600)]
+
+    error = refused(coalition.hub.engine, lambda: skyway.publish_tier_ladder(ladder, True))
+
+    assert_refusal(error, grpc.StatusCode.INVALID_ARGUMENT, "INVALID_ARGUMENT")
+    assert 0 < len(error.field_violations) <= FIELD_VIOLATIONS_SHOWN_MAX
+    assert error.message.endswith("more")
 
 
 def test_only_the_two_partners_may_read_or_propose_their_mapping(

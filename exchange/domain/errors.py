@@ -96,13 +96,21 @@ class DomainError(Exception):
         self.keep_writes = keep_writes
 
 
+FIELD_VIOLATIONS_SHOWN_MAX = 20
+
+
 class InvalidArgument(DomainError):
     """Bad input: one or more fields are wrong; nothing is written."""
 
     def __init__(self, violations: tuple[FieldViolation, ...]) -> None:
         assert violations, "an invalid argument names at least one field"
-        summary = "; ".join(f"{v.field}: {v.description}" for v in violations)
-        super().__init__(ErrorCode.INVALID_ARGUMENT, summary, violations)
+        # A request can be wrong in thousands of places; the answer names the first few, so
+        # it always fits in a status the caller's gRPC accepts (trailers are capped at 16 KiB).
+        shown = violations[:FIELD_VIOLATIONS_SHOWN_MAX]
+        summary = "; ".join(f"{v.field}: {v.description}" for v in shown)
+        if len(violations) > len(shown):
+            summary += f"; and {len(violations) - len(shown)} more"
+        super().__init__(ErrorCode.INVALID_ARGUMENT, summary, shown)
 
 
 def invalid(field: str, description: str) -> InvalidArgument:
