@@ -9,12 +9,11 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-from google.protobuf import unknown_fields
-from google.protobuf.descriptor import FieldDescriptor
 from google.protobuf.message import Message
 
 from coalition import wire
 from coalition.keys import verify_signature
+from exchange.api import message_checks
 from exchange.domain import limits
 from exchange.domain.partners import KeyState, PartnerKey
 
@@ -121,23 +120,4 @@ def verify_request(
 
 def has_unknown_fields(message: Message) -> bool:
     """True if the message or any message inside it carries fields the schema lacks."""
-    if len(unknown_fields.UnknownFieldSet(message)) > 0:
-        return True
-    for descriptor, value in message.ListFields():
-        if descriptor.type != FieldDescriptor.TYPE_MESSAGE or descriptor.message_type is None:
-            continue
-        if descriptor.message_type.GetOptions().map_entry:
-            values = value.values() if _map_of_messages(descriptor) else []
-        elif descriptor.is_repeated:
-            values = value
-        else:
-            values = [value]
-        if any(has_unknown_fields(item) for item in values):
-            return True
-    return False
-
-
-def _map_of_messages(descriptor: FieldDescriptor) -> bool:
-    assert descriptor.message_type is not None
-    value_field = descriptor.message_type.fields_by_name["value"]
-    return bool(value_field.type == FieldDescriptor.TYPE_MESSAGE)
+    return message_checks.inspect(message).unknown_fields

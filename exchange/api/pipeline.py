@@ -25,16 +25,14 @@ from coalition import wire
 from coalition.keys import SigningKey
 from exchange.adapters.sql.engine import run_with_retries
 from exchange.adapters.telemetry import ObservedRequest, RequestTelemetry, quiet, record_refusal
-from exchange.api import catalog
+from exchange.api import catalog, message_checks
 from exchange.api.authentication import (
     AuthenticationFailure,
     SignedHeaders,
     check_fresh,
-    has_unknown_fields,
     parse_signed_headers,
     verify_request,
 )
-from exchange.api.message_checks import nul_character_field
 from exchange.api.peer_identity import partner_id_from_auth_context
 from exchange.domain.errors import DomainError, ErrorCode, invalid
 from exchange.domain.ports import Clock, StoredResponse, UnitOfWork, UnitOfWorkFactory
@@ -301,13 +299,26 @@ def _stored_response(
 ) -> bytes | None:
     """The stored response of an earlier call with this key, or None to run the call now."""
     if not uow.requests.lock_idempotency_key(headers.partner_id, headers.idempotency_key):
-        raise DomainError(
-            ErrorCode.IDEMPOTENCY_IN_PROGRESS, "a call with this idempotency key is in progress"
-        )
+        raise idempotency_in_progress()
     stored = uow.requests.stored_response(headers.partner_id, headers.idempotency_key)
+    return replayed(stored, method.path, hashlib.sha256(body).digest())
+
+
+def idempotency_in_progress() -> DomainError:
+    return DomainError(
+        ErrorCode.IDEMPOTENCY_IN_PROGRESS, "a call with this idempotency key is in progress"
+    )
+
+
+def replayed(
+    stored: StoredResponse | None, method_path: str, request_sha256: bytes
+) -> bytes | None:
+    """The stored response for a retry of the very same request; None if the key is new.
+
+    The same key for another method or other bytes is refused (DESIGN §4.2)."""
     if stored is None:
         return None
-    if stored.method != method.path or stored.request_sha256 != hashlib.sha256(body).digest():
+    if stored.method != method_path or stored.request_sha256 != request_sha256:
         raise DomainError(
             ErrorCode.IDEMPOTENCY_KEY_REUSED,
             "this idempotency key was used for a different request",
@@ -343,11 +354,11 @@ def _parse(request_type: type[Message], body: bytes) -> Message:
         raise DomainError(
             ErrorCode.INVALID_ARGUMENT, f"the request is not a valid {request_type.__name__}"
         ) from None
-    if has_unknown_fields(request):
+    findings = message_checks.inspect(request)
+    if findings.unknown_fields:
         raise AuthenticationFailure("unknown fields in signed message")
-    nul_field = nul_character_field(request)
-    if nul_field is not None:
-        raise invalid(nul_field, "must not contain NUL characters")
+    if findings.nul_field is not None:
+        raise invalid(findings.nul_field, "must not contain NUL characters")
     return request
 
 

@@ -16,10 +16,10 @@ from dataclasses import dataclass
 from coalition import wire
 from coalition.v1 import exchange_pb2 as pb
 from exchange.api import catalog
-from exchange.api.pipeline import CallContext
+from exchange.api.pipeline import CallContext, idempotency_in_progress, replayed
 from exchange.api.transfer_codec import transfer_message
 from exchange.domain import limits
-from exchange.domain.errors import DomainError, ErrorCode, FieldChecks
+from exchange.domain.errors import DomainError, FieldChecks
 from exchange.domain.ports import Clock, StoredResponse
 from exchange.services import transfers
 from exchange.services.bulk_transfers import Outcome
@@ -160,28 +160,18 @@ def _earlier_outcomes(
     stored = requests.stored_responses(call.partner_id, keys)
     found: dict[str, pb.TransferBatchResult] = {}
     for entry in entries:
-        refusal: DomainError | None = None
-        if entry.key in busy:
-            refusal = DomainError(
-                ErrorCode.IDEMPOTENCY_IN_PROGRESS,
-                "a call with this idempotency key is in progress",
-            )
-        elif entry.key in stored:
-            record = stored[entry.key]
-            if record.method != CREATE_TRANSFER_PATH or record.request_sha256 != entry.body_sha256:
-                refusal = DomainError(
-                    ErrorCode.IDEMPOTENCY_KEY_REUSED,
-                    "this idempotency key was used for a different request",
-                )
-            else:
-                earlier = pb.CreateTransferResponse.FromString(record.response)
-                found[entry.key] = pb.TransferBatchResult(
-                    idempotency_key=entry.key, transfer=earlier.transfer
-                )
-        if refusal is not None:
+        try:
+            if entry.key in busy:
+                raise idempotency_in_progress()
+            earlier = replayed(stored.get(entry.key), CREATE_TRANSFER_PATH, entry.body_sha256)
+        except DomainError as refusal:
             found[entry.key] = pb.TransferBatchResult(
                 idempotency_key=entry.key, error=catalog.item_error(refusal)
             )
+            continue
+        if earlier is not None:
+            transfer = pb.CreateTransferResponse.FromString(earlier).transfer
+            found[entry.key] = pb.TransferBatchResult(idempotency_key=entry.key, transfer=transfer)
     return found
 
 

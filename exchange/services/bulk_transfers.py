@@ -225,7 +225,7 @@ def record_starts(uow: UnitOfWork, started: Sequence[Transfer]) -> None:
     )
 
 
-def _resolve(uow: UnitOfWork, pairs: Sequence[tuple[Transfer, Transfer]], at_us: int) -> None:
+def resolve(uow: UnitOfWork, pairs: Sequence[tuple[Transfer, Transfer]], at_us: int) -> None:
     """Stores resolutions: post or void journals, and the source's completion or void event."""
     if not pairs:
         return
@@ -244,29 +244,45 @@ def _resolve(uow: UnitOfWork, pairs: Sequence[tuple[Transfer, Transfer]], at_us:
     _append_by_partner(uow, events)
 
 
-def _confirmation(
-    transfer: Transfer | None, caller: str, now_us: int, business_day: Callable[[], str]
-) -> tuple[Outcome, Transfer | None]:
-    """(what the caller gets, the new state to store or None): the single rules, in order."""
+def answerable(
+    transfer: Transfer | None, caller: str, now_us: int
+) -> tuple[DomainError | None, Transfer | None]:
+    """Whether the caller may answer (confirm or reject) this transfer now: (the refusal or
+    None, and for a transfer past its timeout, its voided state, which the refusal keeps).
+
+    A transfer past its timeout is voided by the answer itself, whatever the sweeper has
+    reached, so a late answer gets the same outcome on every backend and at any sweep delay.
+    Another partner's transfer looks exactly like one that does not exist.
+    """
     if transfer is None or caller not in (
         transfer.source_partner_id,
         transfer.destination_partner_id,
     ):
         return DomainError(ErrorCode.TRANSFER_NOT_FOUND, "no such transfer"), None
     if transfer.destination_partner_id != caller:
-        refusal = DomainError(ErrorCode.NOT_A_PARTY, "only the destination confirms or rejects")
-        return refusal, None
+        return DomainError(ErrorCode.NOT_A_PARTY, "only the destination confirms or rejects"), None
     if transfer.state is TransferState.PENDING and transfer.timeout_at_us <= now_us:
         refusal = DomainError(
             ErrorCode.TRANSFER_TIMED_OUT, "the transfer timed out before this answer and is voided"
         )
         return refusal, transfer.voided(VoidReason.TIMED_OUT, now_us)
+    return None, None
+
+
+def _confirmation(
+    transfer: Transfer | None, caller: str, now_us: int, business_day: Callable[[], str]
+) -> tuple[Outcome, Transfer | None]:
+    """(what the caller gets, the new state to store or None): the single rules, in order."""
+    refusal, voided = answerable(transfer, caller, now_us)
+    if refusal is not None:
+        return refusal, voided
+    assert transfer is not None
     if transfer.state is TransferState.COMPLETED:
         return transfer, None
     try:
         completed = transfer.completed(now_us, business_day())
-    except DomainError as refusal:
-        return refusal, None
+    except DomainError as not_pending:
+        return not_pending, None
     return completed, completed
 
 
@@ -292,5 +308,5 @@ def confirm_credits(
         outcomes.append(outcome)
         if before is not None and after is not None:
             resolved.append((before, after))
-    _resolve(uow, resolved, now_us)
+    resolve(uow, resolved, now_us)
     return outcomes

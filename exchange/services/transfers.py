@@ -15,10 +15,8 @@ from exchange.domain import limits
 from exchange.domain.errors import DomainError, ErrorCode, invalid
 from exchange.domain.events import (
     DebitRequested,
-    TransferCompleted,
-    TransferVoided,
 )
-from exchange.domain.ledger import Leg, hold_journal, post_journal, transfer_legs, void_journal
+from exchange.domain.ledger import Leg, hold_journal, transfer_legs
 from exchange.domain.members import MemberId
 from exchange.domain.ports import Clock, QuoteSealer, UnitOfWork
 from exchange.domain.rates import RateAgreement, effective_version, price
@@ -337,22 +335,15 @@ def list_transfers(
 def _destination_only(
     uow: UnitOfWork, clock: Clock, caller: str, transfer_id: str
 ) -> tuple[Transfer, int]:
-    """The pending-or-resolved transfer the destination acts on, and the time it acts.
-
-    A transfer past its timeout is voided here and now, whatever the sweeper has reached, so
-    a late answer gets the same outcome on every backend and at any sweep delay.
-    """
-    transfer = visible_transfer(uow, caller, transfer_id, for_update=True)
-    if transfer.destination_partner_id != caller:
-        raise DomainError(ErrorCode.NOT_A_PARTY, "only the destination confirms or rejects")
+    """The pending-or-resolved transfer the destination acts on, and the time it acts."""
+    transfer = uow.transfers.get(transfer_id, for_update=True) if transfer_id else None
     now_us = clock.now_us()
-    if transfer.state is TransferState.PENDING and transfer.timeout_at_us <= now_us:
-        _void(uow, transfer, transfer.voided(VoidReason.TIMED_OUT, now_us), now_us)
-        raise DomainError(
-            ErrorCode.TRANSFER_TIMED_OUT,
-            "the transfer timed out before this answer and is voided",
-            keep_writes=True,
-        )
+    refusal, voided = bulk.answerable(transfer, caller, now_us)
+    if refusal is not None:
+        if transfer is not None and voided is not None:
+            bulk.resolve(uow, [(transfer, voided)], now_us)
+        raise DomainError(refusal.code, refusal.message, keep_writes=voided is not None)
+    assert transfer is not None
     return transfer, now_us
 
 
@@ -364,21 +355,17 @@ def confirm_credit(
     calendar: CoalitionCalendar | None = None,
 ) -> Transfer:
     """Completes a pending transfer in the first open business day; again, changes nothing."""
-    transfer, now_us = _destination_only(uow, clock, caller, transfer_id)
-    if transfer.state is TransferState.COMPLETED:
-        return transfer
-    today = (calendar or CoalitionCalendar()).business_day_of(now_us).isoformat()
-    completed = transfer.completed(now_us, uow.business_days.open_day_at_or_after(today))
-    uow.transfers.save(completed)
-    uow.ledger.record(post_journal(transfer.transfer_id, _legs_for(uow, transfer)), now_us)
-    uow.events.append(transfer.source_partner_id, TransferCompleted(completed))
-    return completed
+    calendar = calendar or CoalitionCalendar()
+    (outcome,) = confirm_credits(uow, clock, caller, [transfer_id], calendar)
+    if isinstance(outcome, DomainError):
+        # Only a timed-out transfer is written before its refusal: voided, and kept so.
+        timed_out = outcome.code is ErrorCode.TRANSFER_TIMED_OUT
+        raise DomainError(outcome.code, outcome.message, keep_writes=timed_out)
+    return outcome
 
 
 def _void(uow: UnitOfWork, transfer: Transfer, voided: Transfer, at_us: int) -> Transfer:
-    uow.transfers.save(voided)
-    uow.ledger.record(void_journal(transfer.transfer_id, _legs_for(uow, transfer)), at_us)
-    uow.events.append(transfer.source_partner_id, TransferVoided(voided))
+    bulk.resolve(uow, [(transfer, voided)], at_us)
     return voided
 
 
