@@ -48,7 +48,6 @@ from exchange.domain import limits
 from exchange.services.settlement import settle_day
 from partners.sdk import HubConnection
 from partners.sdk.connection import connect
-from tests.reliability.conftest import ReliabilityTally
 from tests.support import databases
 from tests.support.coalition import AUDIENCE, seed_partners
 from tests.support.raw_calls import RawOutcome, SignedRequest, call_raw
@@ -280,54 +279,6 @@ def describe_body(rpc: Rpc, body: bytes) -> str:
 def assert_contained(observation: Observation, allowed: frozenset[grpc.StatusCode]) -> None:
     problems = observation.problems(allowed)
     assert not problems, observation.report(problems)
-
-
-BOTH_BACKENDS = frozenset({"sqlite", "postgresql"})
-
-
-@dataclass(frozen=True)
-class KnownDefect:
-    """A defect reported to the owner and pinned by xfail(strict=True) cases. The fuzzers
-    recognise it by its symptom and count it, so they keep hunting for new ones."""
-
-    name: str
-    reason: str
-    rpc_names: frozenset[str]
-    symptoms: tuple[str, ...]  # any of them, in the hub's traceback or the status message
-    backends: frozenset[str] = BOTH_BACKENDS
-
-    def matches(self, observation: Observation) -> bool:
-        seen = "\n".join((observation.message, *observation.hub_tracebacks))
-        return observation.rpc.name in self.rpc_names and any(s in seen for s in self.symptoms)
-
-
-def expect_defect(
-    request: pytest.FixtureRequest, fuzz_hub: FuzzHub, defect: KnownDefect | None
-) -> None:
-    """Marks this case xfail(strict=True) where the defect shows: on its backends only."""
-    if defect is not None and fuzz_hub.backend in defect.backends:
-        request.applymarker(pytest.mark.xfail(strict=True, reason=defect.reason))
-
-
-# None open. The four this harness found are fixed, each with its case here as regression:
-# small-order keys that verified forged signatures, NUL characters reaching PostgreSQL,
-# times past int64 microseconds, and ConfirmCredits echoing unbounded ids. A new defect goes
-# here, with xfail(strict=True) cases through expect_defect, until it is fixed.
-KNOWN_DEFECTS: tuple[KnownDefect, ...] = ()
-
-
-def check_contained(
-    observation: Observation, allowed: frozenset[grpc.StatusCode], tally: ReliabilityTally
-) -> None:
-    """assert_contained, except that a known defect is counted instead of failing again."""
-    problems = observation.problems(allowed)
-    if not problems:
-        return
-    for defect in KNOWN_DEFECTS:
-        if defect.matches(observation):
-            tally.add(f"fuzz: known defect re-found: {defect.name}", 1)
-            return
-    raise AssertionError(observation.report(problems))
 
 
 # --- the prepared world --------------------------------------------------------------------------

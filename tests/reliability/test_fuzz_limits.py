@@ -38,12 +38,10 @@ from tests.reliability.fuzz_support import (
     SIGNED_OUTCOME,
     FieldPath,
     FuzzHub,
-    KnownDefect,
     Observation,
     Rpc,
     World,
     assert_contained,
-    expect_defect,
     field_paths,
     module_database,
     path_name,
@@ -289,9 +287,6 @@ EXPECTATIONS: dict[str, dict[str, frozenset[Code]]] = {
 # A batch answers each entry on its own: the call succeeds and the entry carries the refusal.
 ITEM_REFUSED_IN_BATCH = "CreateTransferBatch.entries.transfer.source_points"
 
-# Defects reported to the owner: (field, value class) -> why the case is expected to fail.
-INTEGER_DEFECTS: dict[tuple[str, str], KnownDefect] = {}
-
 
 def expected_status(key: str, value_class: str) -> frozenset[Code]:
     declared = EXPECTATIONS[key]
@@ -359,7 +354,6 @@ def test_negative_zero_and_huge_integers_get_the_intended_status(
     value_class: str,
 ) -> None:
     key = f"{rpc.name}.{path}"
-    expect_defect(request, fuzz_hub, INTEGER_DEFECTS.get((key, value_class)))
     value = values_of(rpc, path)[value_class]
     observation = send_changed(
         fuzz_hub, rpc.name, lambda m: set_field(m, path, value), f"({path} = {value})"
@@ -513,8 +507,6 @@ ODD_STRINGS = {
 STRING_FIELDS = [
     (rpc, path_name(path)) for rpc in EVERY_RPC for path in string_field_paths(rpc.descriptor)
 ]
-# Defects reported to the owner: (RPC, field, odd string) -> the defect the case shows.
-STRING_DEFECTS: dict[tuple[str, str, str], KnownDefect] = {}
 
 
 def string_params() -> list[object]:
@@ -535,7 +527,6 @@ def test_odd_text_in_any_string_field_is_never_an_internal_error(
     label: str,
 ) -> None:
     """NUL, which PostgreSQL text cannot hold, must be refused as bad input or not found."""
-    expect_defect(request, fuzz_hub, STRING_DEFECTS.get((rpc.name, path, label)))
     baseline = BASELINES.get(rpc.name)
     message = baseline.build(fuzz_hub.world) if baseline else rpc.request_type()
     set_field(message, path, ODD_STRINGS[label])
@@ -571,14 +562,13 @@ def _transfers_since_never(world: World) -> Message:
     return request
 
 
-TIME_CASES: dict[str, tuple[str, Callable[[World], Message], KnownDefect | None]] = {
+TIME_CASES: dict[str, tuple[str, Callable[[World], Message]]] = {
     "agreement effective from year 557,000": (
         "ProposeRateAgreement",
         _forever_terms,
-        None,
     ),
-    "tier expiring in year 557,000": ("ReportMemberTier", _tier_expiring_never, None),
-    "transfers since year 557,000": ("ListTransfers", _transfers_since_never, None),
+    "tier expiring in year 557,000": ("ReportMemberTier", _tier_expiring_never),
+    "transfers since year 557,000": ("ListTransfers", _transfers_since_never),
 }
 
 
@@ -589,8 +579,7 @@ def test_a_time_past_what_the_hub_can_store_is_bad_input(
     reliability_tally: ReliabilityTally,
     case: str,
 ) -> None:
-    rpc_name, build, defect = TIME_CASES[case]
-    expect_defect(request, fuzz_hub, defect)
+    rpc_name, build = TIME_CASES[case]
     message = build(fuzz_hub.world)
     caller = BASELINES[rpc_name].caller
     observation = fuzz_hub.send(
@@ -630,7 +619,6 @@ ECHO_CASES: dict[str, tuple[str, str, Callable[[World], Message]]] = {
         ),
     ),
 }
-ECHO_DEFECTS: dict[str, KnownDefect] = {}
 
 
 @pytest.mark.parametrize("case", list(ECHO_CASES))
@@ -642,7 +630,6 @@ def test_an_answer_never_outgrows_the_message_limit_by_echoing_input(
 ) -> None:
     """A batch answers each item; an item's answer must not carry an unchecked 4 MiB value
     back, or the committed call's response cannot be sent."""
-    expect_defect(request, fuzz_hub, ECHO_DEFECTS.get(case))
     rpc_name, caller, build = ECHO_CASES[case]
     message = build(fuzz_hub.world)
     observation = fuzz_hub.send(
