@@ -12,6 +12,9 @@ import secrets
 
 REQUEST_CONTEXT = "cx-request-v1"
 RESPONSE_CONTEXT = "cx-response-v1"
+REFUSAL_CONTEXT = "cx-refusal-v1"
+# The trailer a refused call's google.rpc.Status travels in (grpc-status-details-bin).
+HEADER_STATUS_DETAILS = "grpc-status-details-bin"
 KEY_REGISTRATION_CONTEXT = "cx-key-registration-v1"
 PAYLOAD_CONTEXT = "cx-payload-v1"
 
@@ -84,6 +87,19 @@ def request_signing_bytes(
 def response_signing_bytes(*, method: str, audience: str, nonce: str, body: bytes) -> bytes:
     """The exact bytes the hub signs for one response, bound to the request's nonce."""
     return _join_signed_lines([RESPONSE_CONTEXT, method, audience, nonce, sha256_hex(body)])
+
+
+def refusal_signing_bytes(
+    *, method: str, audience: str, nonce: str, status_code: int, status_details: bytes
+) -> bytes:
+    """The exact bytes the hub signs for a refusal: the numeric gRPC status code and the
+    serialized google.rpc.Status the caller receives in grpc-status-details-bin.
+
+    `nonce` is the request's cx-nonce, or empty when the request carried no usable one.
+    """
+    return _join_signed_lines(
+        [REFUSAL_CONTEXT, method, audience, nonce, str(status_code), sha256_hex(status_details)]
+    )
 
 
 def payload_signing_bytes(*, kind: str, payload: bytes) -> bytes:
