@@ -405,8 +405,17 @@ def void_if_timed_out(uow: UnitOfWork, clock: Clock, transfer_id: str) -> bool:
 def create_reversal(
     uow: UnitOfWork, clock: Clock, settings: TransferSettings, caller: str, transfer_id: str
 ) -> Transfer:
-    """Reverses a completed transfer; the original destination must confirm the debit."""
+    """Reverses a completed transfer; the original destination must confirm the debit.
+
+    Two parties consent to a reversal (DESIGN 3.4.5): the source asks, the destination
+    confirms or rejects. Were the destination allowed to ask, it could then confirm alone.
+    A partner that is neither sees the transfer as one that does not exist.
+    """
     original = visible_transfer(uow, caller, transfer_id, for_update=True)
+    if caller != original.source_partner_id:
+        raise DomainError(
+            ErrorCode.NOT_A_PARTY, "only the source of a transfer may request its reversal"
+        )
     if original.kind is not TransferKind.TRANSFER or original.state is not TransferState.COMPLETED:
         raise DomainError(ErrorCode.TRANSFER_NOT_COMPLETED, "only a completed transfer reverses")
     if uow.transfers.live_reversal_of(original.transfer_id) is not None:

@@ -527,16 +527,45 @@ def test_a_reversal_asks_the_destination_to_debit_and_completes_back(
     assert net["hub/fees/USD"] == -7
 
 
-def test_the_destination_may_start_a_reversal_too(hub: InMemoryHub, member: Member) -> None:
+def test_only_the_source_may_request_a_reversal(hub: InMemoryHub, member: Member) -> None:
+    original = completed(hub, member)
+    feed_before = transfer_events(hub, HARBOR)
+
+    # The destination is a party, so it learns why; it could otherwise reverse alone.
+    assert reversal_refusal(hub, original.transfer_id, HARBOR) is ErrorCode.NOT_A_PARTY
+
+    assert hub.transfer(original.transfer_id) == original
+    assert transfer_events(hub, HARBOR) == feed_before
+    assert reverse(hub, SKYWAY, original.transfer_id).state is TransferState.PENDING
+
+
+def test_a_partner_that_is_neither_party_gets_the_unknown_transfer_answer(
+    hub: InMemoryHub, member: Member
+) -> None:
     original = completed(hub, member)
 
-    reversal = reverse(hub, HARBOR, original.transfer_id)
+    def refusal_of(transfer_id: str) -> tuple[ErrorCode, str, tuple[object, ...]]:
+        error = hub.refused(
+            lambda uow: transfers.create_reversal(
+                uow, hub.clock, TRANSFER_SETTINGS, ORBIT, transfer_id
+            )
+        )
+        return error.code, error.message, error.field_violations
 
-    assert reversal.destination_partner_id == HARBOR
-    refusal = hub.refused(
-        lambda uow: transfers.confirm_credit(uow, hub.clock, SKYWAY, reversal.transfer_id)
-    )
-    assert refusal.code is ErrorCode.NOT_A_PARTY
+    assert refusal_of(original.transfer_id) == refusal_of("tr_" + "0" * 24)
+    assert refusal_of(original.transfer_id)[0] is ErrorCode.TRANSFER_NOT_FOUND
+
+
+def test_the_destination_confirms_or_rejects_a_reversal_and_the_source_cannot(
+    hub: InMemoryHub, member: Member
+) -> None:
+    first = reverse(hub, SKYWAY, completed(hub, member).transfer_id)
+
+    assert resolution_refusals(hub, SKYWAY, first.transfer_id) == [ErrorCode.NOT_A_PARTY] * 2
+    assert reject(hub, HARBOR, first.transfer_id, "points spent").state is TransferState.VOIDED
+    second = reverse(hub, SKYWAY, first.original_transfer_id or "")
+    assert resolution_refusals(hub, SKYWAY, second.transfer_id) == [ErrorCode.NOT_A_PARTY] * 2
+    assert confirm(hub, HARBOR, second.transfer_id).state is TransferState.COMPLETED
 
 
 def reversal_refusal(hub: InMemoryHub, transfer_id: str, caller: str = SKYWAY) -> ErrorCode:
