@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from coalition.keys import SigningKey
 from coalition.v1 import common_pb2, partner_pb2
 from exchange.api import convert, paging
@@ -13,11 +15,32 @@ from exchange.domain.ports import Clock
 from exchange.services import partners
 
 
+def key_file_created_at_us(path: Path) -> int:
+    """When a key file was written, in Unix microseconds: its modification time.
+
+    Key files are written once (`coalition.keys.write_key_pair` refuses to overwrite one) and
+    never edited, so this is the key's creation time and the same after every restart. A copy
+    that does not preserve times (`cp` without `-p`) dates the key from the copy.
+    """
+    return path.stat().st_mtime_ns // 1000
+
+
 class PartnerServicer:
-    def __init__(self, clock: Clock, hub_key: SigningKey, audience: str) -> None:
+    def __init__(
+        self,
+        clock: Clock,
+        hub_key: SigningKey,
+        audience: str,
+        hub_key_created_at_us: int | None = None,
+    ) -> None:
         self.clock = clock
         self.hub_key = hub_key
         self.audience = audience
+        # GetHubKeys' create_time: the key file's creation (key_file_created_at_us) when the
+        # hub loaded its key from a file, else the time this hub started using the key.
+        self.hub_key_created_at_us = (
+            clock.now_us() if hub_key_created_at_us is None else hub_key_created_at_us
+        )
 
     @rpc("GetPartner", READ_ONLY)
     def get_partner(
@@ -70,5 +93,6 @@ class PartnerServicer:
             algorithm=common_pb2.KEY_ALGORITHM_ED25519,
             public_key=self.hub_key.public_key_bytes,
             state=common_pb2.KEY_STATE_ACTIVE,
+            create_time=convert.timestamp(self.hub_key_created_at_us),
         )
         return partner_pb2.GetHubKeysResponse(keys=[key], audience=self.audience)
