@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
 from google.protobuf import unknown_fields
 from google.protobuf.descriptor import FieldDescriptor
 from google.protobuf.message import Message
+
+from exchange.api import field_limits
+from exchange.domain.errors import FieldViolation
 
 NUL = "\x00"
 
@@ -55,3 +59,166 @@ def _messages(path: str, descriptor: FieldDescriptor, value: Any) -> list[tuple[
     if descriptor.is_repeated:
         return [(f"{path}[{index}].", item) for index, item in enumerate(value)]
     return [(path + ".", value)]
+
+
+# --- limits ------------------------------------------------------------------------------------
+
+
+def field_violations(request: Message) -> tuple[FieldViolation, ...]:
+    """Every string, bytes and repeated field of `request` outside its limit, one per field.
+
+    The limits are the table in exchange/api/field_limits.py (docs/field-limits.md). A
+    repeated field past its count is named once and only its first items_max items are
+    looked into, so the work is bounded by the limits, not by what was sent.
+    """
+    found: dict[str, FieldViolation] = {}
+    for violation in _limit_walk(request, ""):
+        found.setdefault(violation.field, violation)
+    return tuple(found.values())
+
+
+def _limit_walk(message: Message, prefix: str) -> Iterator[FieldViolation]:
+    entries = field_limits.LIMITS.get(message.DESCRIPTOR.full_name, {})
+    for descriptor in message.DESCRIPTOR.fields:
+        path = prefix + descriptor.name
+        limit = entries.get(descriptor.name)
+        value = getattr(message, descriptor.name)
+        if isinstance(limit, field_limits.Repeated):
+            yield from _repeated(path, descriptor, value, limit)
+        elif limit is not None:
+            yield from _scalar(path, value, limit)
+        elif (
+            descriptor.type == FieldDescriptor.TYPE_MESSAGE
+            and not descriptor.is_repeated
+            and message.HasField(descriptor.name)
+        ):
+            yield from _limit_walk(value, path + ".")
+
+
+def _repeated(
+    path: str, descriptor: Any, items: Any, limit: field_limits.Repeated
+) -> Iterator[FieldViolation]:
+    if not limit.items_min <= len(items) <= limit.items_max:
+        yield FieldViolation(
+            path, f"must hold {limit.items_min} to {limit.items_max:,} items, not {len(items):,}"
+        )
+    for index, item in enumerate(items[: limit.items_max]):
+        if limit.item is not None:
+            yield from _scalar(f"{path}[{index}]", item, limit.item)
+        elif descriptor.type == FieldDescriptor.TYPE_MESSAGE:
+            yield from _limit_walk(item, f"{path}[{index}].")
+
+
+def _scalar(
+    path: str, value: str | bytes, limit: field_limits.Text | field_limits.Binary
+) -> Iterator[FieldViolation]:
+    problem = (
+        _bytes_problem(value, limit)
+        if isinstance(limit, field_limits.Binary) and isinstance(value, bytes)
+        else _text_problem(value, limit)
+        if isinstance(limit, field_limits.Text) and isinstance(value, str)
+        else None
+    )
+    if problem is not None:
+        yield FieldViolation(path, problem)
+
+
+def _text_problem(value: str, limit: field_limits.Text) -> str | None:
+    if not value:
+        return "is required" if limit.required else None
+    if NUL in value:
+        return "must not contain NUL characters"
+    if len(value) > limit.chars_max:
+        return f"must be at most {limit.chars_max} characters"
+    if limit.printable and not value.isprintable():
+        return "must hold printable characters only (no line breaks or control characters)"
+    if limit.pattern is not None and not limit.pattern.fullmatch(value):
+        return "must be " + limit.meaning.replace("`", "")
+    return None
+
+
+def _bytes_problem(value: bytes, limit: field_limits.Binary) -> str | None:
+    if value and not limit.bytes_min <= len(value) <= limit.bytes_max:
+        if limit.bytes_min == limit.bytes_max:
+            return f"must be {limit.bytes_max} bytes ({limit.meaning})"
+        return f"must be at most {limit.bytes_max} bytes ({limit.meaning})"
+    return None
+
+
+# --- invalid UTF-8 -----------------------------------------------------------------------------
+
+WIRE_VARINT, WIRE_FIXED64, WIRE_LENGTH, WIRE_FIXED32 = 0, 1, 2, 5
+MESSAGE_DEPTH_MAX = 32
+
+
+def invalid_utf8_field(request_type: type[Message], body: bytes) -> str | None:
+    """The path of the first string field in `body` whose bytes are not valid UTF-8.
+
+    For a body protobuf refused to parse: proto3 strings must be UTF-8, and naming the field
+    lets the caller fix its request. None when no string is at fault (or the bytes are not
+    a message of this type at all): then the body is just malformed.
+    """
+    try:
+        return _utf8_walk(request_type.DESCRIPTOR, body, "", 0)
+    except (IndexError, ValueError):
+        return None
+
+
+def _utf8_walk(descriptor: Any, body: bytes, prefix: str, depth: int) -> str | None:
+    if depth > MESSAGE_DEPTH_MAX:
+        return None
+    seen: dict[int, int] = {}
+    position = 0
+    while position < len(body):
+        tag, position = _varint(body, position)
+        number, wire_type = tag >> 3, tag & 7
+        value, position = _wire_value(body, position, wire_type)
+        field = descriptor.fields_by_number.get(number)
+        if field is None or wire_type != WIRE_LENGTH:
+            continue
+        index = seen.get(number, 0)
+        seen[number] = index + 1
+        path = prefix + field.name + (f"[{index}]" if field.is_repeated else "")
+        found = _utf8_in(field, value, path, depth)
+        if found is not None:
+            return found
+    return None
+
+
+def _utf8_in(field: FieldDescriptor, value: bytes, path: str, depth: int) -> str | None:
+    if field.type == FieldDescriptor.TYPE_STRING:
+        try:
+            value.decode("utf-8")
+        except UnicodeDecodeError:
+            return path
+    elif field.type == FieldDescriptor.TYPE_MESSAGE:
+        return _utf8_walk(field.message_type, value, path + ".", depth + 1)
+    return None
+
+
+def _varint(body: bytes, position: int) -> tuple[int, int]:
+    result = shift = 0
+    while True:
+        byte = body[position]
+        position += 1
+        result |= (byte & 0x7F) << shift
+        if not byte & 0x80:
+            return result, position
+        shift += 7
+        if shift >= 64:
+            raise ValueError("varint too long")
+
+
+def _wire_value(body: bytes, position: int, wire_type: int) -> tuple[bytes, int]:
+    if wire_type == WIRE_VARINT:
+        return b"", _varint(body, position)[1]
+    if wire_type in (WIRE_FIXED64, WIRE_FIXED32):
+        end = position + (8 if wire_type == WIRE_FIXED64 else 4)
+    elif wire_type == WIRE_LENGTH:
+        length, position = _varint(body, position)
+        end = position + length
+    else:
+        raise ValueError("unsupported wire type")
+    if end > len(body):
+        raise ValueError("truncated")
+    return body[position:end], end
