@@ -5,7 +5,7 @@ from __future__ import annotations
 from coalition.keys import SigningKey
 from coalition.v1 import exchange_pb2 as pb
 from exchange.api import paging
-from exchange.api.convert import timestamp, timestamp_us
+from exchange.api.convert import terms_from_message, timestamp, timestamp_us
 from exchange.api.pipeline import READ_ONLY, STATE_CHANGING, CallContext
 from exchange.api.registry import rpc
 from exchange.api.tier_servicer import AGREEMENT_STATES
@@ -18,36 +18,11 @@ from exchange.api.transfer_codec import (
 )
 from exchange.domain.errors import invalid
 from exchange.domain.ports import Clock
-from exchange.domain.rates import RateAgreement, RateTerms, parse_price
+from exchange.domain.rates import RateAgreement, RateTerms
 from exchange.services import rates, transfers
 from exchange.services.transfers import TransferOrder, TransferSettings
 
 POSITION_SEPARATOR = "|"
-
-
-def terms_from_message(terms: pb.RateTerms) -> RateTerms:
-    def optional_us(field: str) -> int | None:
-        return (
-            timestamp_us(getattr(terms, field), f"terms.{field}") if terms.HasField(field) else None
-        )
-
-    if not terms.HasField("effective_from"):
-        raise invalid("terms.effective_from", "is required")
-    return RateTerms(
-        terms.source_units,
-        terms.destination_units,
-        terms.minimum_source_points,
-        terms.increment_source_points,
-        terms.maximum_source_points,
-        terms.member_daily_cap_source_points,
-        terms.bonus_percent,
-        optional_us("bonus_start_time"),
-        optional_us("bonus_end_time"),
-        terms.settlement_currency_code,
-        parse_price(terms.price_per_destination_point),
-        timestamp_us(terms.effective_from, "terms.effective_from"),
-        optional_us("effective_to"),
-    )
 
 
 def terms_message(terms: RateTerms) -> pb.RateTerms:

@@ -103,6 +103,13 @@ PPID = Text(29, "a ppid: `pp_` and 26 base32 letters (a-z, 2-7)", "pp_" + "a" * 
 # ("rt_"), tiers.py ("ra_"), disputes.py ("dp_").
 TRANSFER_ID = _id("tr_", 24, "a transfer id")
 QUOTE_ID = _id("qt_", 24, "a quote id")
+# A statement line is a transfer or an accepted dispute's adjustment ("adj_", disputes.py).
+LINE_ID = Text(
+    28,
+    "a statement line's id: a transfer id, or `adj_` and 24 lower-case hex digits",
+    "adj_" + "0" * 24,
+    _ascii(r"tr_[0-9a-f]{24}|adj_[0-9a-f]{24}"),
+)
 RATE_AGREEMENT_ID = _id("rt_", 16, "a rate agreement id")
 RECOGNITION_AGREEMENT_ID = _id("ra_", 16, "a recognition agreement id")
 DISPUTE_ID = _id("dp_", 24, "a dispute id")
@@ -278,7 +285,7 @@ LIMITS: dict[str, dict[str, Limit]] = dict(
         _entries(
             settlement_pb2.GetInclusionProofRequest,
             business_day=BUSINESS_DAY,
-            transfer_id=required(TRANSFER_ID),
+            transfer_id=required(LINE_ID),
         ),
         _entries(settlement_pb2.ListPaymentInstructionsRequest, business_day=BUSINESS_DAY),
         _entries(
@@ -288,14 +295,14 @@ LIMITS: dict[str, dict[str, Limit]] = dict(
         ),
         _entries(
             settlement_pb2.ReconciliationRecord,
-            transfer_id=required(TRANSFER_ID),
+            transfer_id=required(LINE_ID),
             direction=DIRECTION,
         ),
         _entries(common_pb2.Money, currency_code=CURRENCY_CODE),
         _entries(
             settlement_pb2.OpenDisputeRequest,
             business_day=BUSINESS_DAY,
-            transfer_id=required(TRANSFER_ID),
+            transfer_id=required(LINE_ID),
             reason=required(REASON),
         ),
         _entries(

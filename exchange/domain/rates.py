@@ -36,7 +36,8 @@ CURRENCY_MINOR_UNITS = {
     "SGD": 2,
     "USD": 2,
 }
-PRICE_PATTERN = re.compile(r"\d{1,12}(\.\d{1,8})?")
+# ASCII digits only: \d would take digits of every script, and Decimal would parse them.
+PRICE_PATTERN = re.compile(r"[0-9]{1,12}(\.[0-9]{1,8})?")
 # Amounts are stored as signed 64-bit integers; the largest transfer must price below this.
 AMOUNT_MINOR_MAX = 2**63 - 1
 # Enough digits for 10^12 points x 10^9 units x 10^12 price x 10^3 scale, exactly.
