@@ -14,6 +14,7 @@ from exchange.adapters.memory_exchange import (
     InMemoryRateAgreementRepository,
     InMemoryTransferRepository,
 )
+from exchange.adapters.memory_metrics import InMemoryMetricsRepository
 from exchange.adapters.memory_members import (
     InMemoryMemberRepository,
     InMemoryMemberVault,
@@ -236,6 +237,7 @@ class InMemoryUnitOfWork:
         self._transfers = InMemoryTransferRepository(self._working)
         self._ledger = InMemoryLedger(self._working)
         self._business_days = InMemoryBusinessDayRepository(self._working)
+        self._metrics = InMemoryMetricsRepository(self._working)
         self._open = False
 
     def _opened(self, repository: _Repository) -> _Repository:
@@ -281,6 +283,10 @@ class InMemoryUnitOfWork:
     @property
     def business_days(self) -> InMemoryBusinessDayRepository:
         return self._opened(self._business_days)
+
+    @property
+    def metrics(self) -> InMemoryMetricsRepository:
+        return self._opened(self._metrics)
 
     def __enter__(self) -> InMemoryUnitOfWork:
         # Held until exit, like BEGIN IMMEDIATE: one unit of work at a time, so no lost updates.

@@ -5,6 +5,7 @@ from __future__ import annotations
 import copy
 from dataclasses import dataclass, field, fields
 
+from exchange.adapters.memory_metrics import MetricTables
 from exchange.domain.events import FeedPosition, StoredEvent
 from exchange.domain.ledger import AccountRef, Counters, Entry, JournalKind
 from exchange.domain.members import LinkCode, MemberId
@@ -90,6 +91,7 @@ class InMemoryStore:
     ledger_entries: list[EntryRow] = field(default_factory=list)
     ledger_accounts: dict[str, AccountRow] = field(default_factory=dict)
     business_days: dict[str, str] = field(default_factory=dict)
+    metrics: MetricTables = field(default_factory=MetricTables)
 
     def copy(self) -> InMemoryStore:
         copied = InMemoryStore()

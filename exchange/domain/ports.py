@@ -9,6 +9,7 @@ from typing import Protocol
 from exchange.domain.events import FeedEvent, FeedPosition, StoredEvent
 from exchange.domain.ledger import Journal
 from exchange.domain.members import LinkCode, MemberId
+from exchange.domain.metrics import MetricsRepository
 from exchange.domain.partners import Partner, PartnerKey
 from exchange.domain.rates import RateAgreement
 from exchange.domain.tiers import RecognitionAgreement, TierLadder
@@ -240,6 +241,9 @@ class UnitOfWork(Protocol):
 
     @property
     def business_days(self) -> BusinessDayRepository: ...
+
+    @property
+    def metrics(self) -> MetricsRepository: ...
 
     def __enter__(self) -> UnitOfWork: ...
 

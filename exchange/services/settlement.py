@@ -31,6 +31,7 @@ from exchange.domain.ledger import (
     Side,
 )
 from exchange.domain.ports import Clock
+from exchange.services import analytics
 from settlement.calendar import CoalitionCalendar, parse_day
 from settlement.model import HUB_PARTICIPANT, NetPosition, TransferRecord
 from settlement.netting import Netting
@@ -99,16 +100,27 @@ def settle_day(
     check_day_over(calendar, business_day, clock.now_us(), close_early=True)
     stored = _stored(engine, business_day)
     if stored is not None:
+        _roll_up(engine, calendar, clock, business_day)
         return _verified(engine, stored)
     check_day_over(calendar, business_day, clock.now_us(), close_early=close_early)
     _close(engine, business_day, clock.now_us())
     try:
-        return run_with_retries(lambda: _run(engine, business_day, clock.now_us(), progress))
+        settled = run_with_retries(lambda: _run(engine, business_day, clock.now_us(), progress))
     except IntegrityError:
         # Another process settled the day at the same moment; its result is the result.
         stored = _stored(engine, business_day)
         assert stored is not None, "an insert conflict means a settlement was stored"
         return stored
+    _roll_up(engine, calendar, clock, business_day)
+    return settled
+
+
+def _roll_up(engine: Engine, calendar: CoalitionCalendar, clock: Clock, business_day: str) -> None:
+    """The measures' rollups of a settled day (once); their failure never fails a settlement."""
+    try:
+        analytics.roll_up_settled_day(engine, calendar, business_day, clock.now_us())
+    except Exception:
+        log.exception("rolling up the measures of business day %s failed", business_day)
 
 
 def _close(engine: Engine, business_day: str, at_us: int) -> None:

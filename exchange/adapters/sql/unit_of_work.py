@@ -12,6 +12,7 @@ from exchange.adapters.sql.business_days import SqlBusinessDayRepository
 from exchange.adapters.sql.feed_repository import SqlEventFeed
 from exchange.adapters.sql.ledger_repository import SqlLedger
 from exchange.adapters.sql.member_repositories import SqlMemberRepository, SqlMemberVault
+from exchange.adapters.sql.metrics_repository import SqlMetricsRepository
 from exchange.adapters.sql.rate_repository import SqlRateAgreementRepository
 from exchange.adapters.sql.repositories import SqlPartnerRepository, SqlRequestLedger
 from exchange.adapters.sql.tier_repository import SqlTierRepository
@@ -33,6 +34,7 @@ class SqlUnitOfWork:
     transfers: SqlTransferRepository
     ledger: SqlLedger
     business_days: SqlBusinessDayRepository
+    metrics: SqlMetricsRepository
 
     def __init__(self, factory: SqlUnitOfWorkFactory) -> None:
         self._factory = factory
@@ -50,6 +52,7 @@ class SqlUnitOfWork:
         self.transfers = SqlTransferRepository(self.session)
         self.ledger = SqlLedger(self.session)
         self.business_days = SqlBusinessDayRepository(self.session)
+        self.metrics = SqlMetricsRepository(self.session)
         return self
 
     def __exit__(self, *exc_info: object) -> None:
