@@ -94,11 +94,13 @@ def stored_events() -> dict[str, events.StoredEvent]:
         ("harbor", "member_unlinked", events.MemberUnlinked(HARBOR_PPID)),
         ("harbor", "member_erased", events.MemberErased(HARBOR_PPID)),
     ]
-    found = {}
+    found, sequences = {}, {"harbor": 0, "skyway": 0}
     for position, (partner, name, body) in enumerate(bodies):
+        sequences[partner] += 1  # each partner's feed counts from 1
         found[name] = event_codec.encode_event(
             body, event_id=digest("event:" + name)[:16].hex(), partner_id=partner,
-            sequence=position + 1, at_us=T0_US + (3 + position) * SECOND_US, signer=key("hub"),
+            sequence=sequences[partner], at_us=T0_US + (3 + position) * SECOND_US,
+            signer=key("hub"),
         )
     return found
 
