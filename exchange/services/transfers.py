@@ -12,12 +12,13 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 
 from exchange.domain import limits
-from exchange.domain.errors import DomainError, ErrorCode, invalid
+from exchange.domain.errors import DomainError, ErrorCode, FieldChecks, invalid
 from exchange.domain.events import (
     DebitRequested,
 )
 from exchange.domain.ledger import Leg, hold_journal, transfer_legs
-from exchange.domain.members import MemberId
+from exchange.domain.members import PPID_PATTERN, MemberId
+from exchange.domain.partners import PARTNER_ID_PATTERN
 from exchange.domain.ports import Clock, QuoteSealer, UnitOfWork
 from exchange.domain.rates import RateAgreement, effective_version, price
 from exchange.domain.tiers import DAY_US
@@ -89,8 +90,21 @@ def _price_now(
     uow: UnitOfWork, now_us: int, settings: TransferSettings, request: QuoteRequest
 ) -> Pricing:
     """Checks the request and prices it under the agreement in force; writes nothing."""
-    if not 0 < request.source_points <= limits.TRANSFER_POINTS_MAX:
-        raise invalid("source_points", "must be a positive number of points")
+    checks = FieldChecks()
+    checks.require(
+        bool(PPID_PATTERN.fullmatch(request.ppid)), "ppid", "is not a ppid issued by this hub"
+    )
+    checks.require(
+        bool(PARTNER_ID_PATTERN.fullmatch(request.destination_partner_id)),
+        "destination_partner_id",
+        "is not a partner id",
+    )
+    checks.require(
+        0 < request.source_points <= limits.TRANSFER_POINTS_MAX,
+        "source_points",
+        "must be a positive number of points",
+    )
+    checks.raise_if_any()
     member = own_member(uow, request.caller, request.ppid)
     check_partner_field(uow, request.destination_partner_id, "destination_partner_id")
     if request.destination_partner_id == request.caller:
