@@ -358,7 +358,10 @@ class TransferMachine(RuleBasedStateMachine):
                 )
             )
         except DomainError as refusal:
-            if original.transfer.kind is TransferKind.REVERSAL or (
+            if not by_source:
+                # Two parties consent to a reversal: the destination never asks for one.
+                assert refusal.code is ErrorCode.NOT_A_PARTY
+            elif original.transfer.kind is TransferKind.REVERSAL or (
                 original.state is not TransferState.COMPLETED
             ):
                 assert refusal.code is ErrorCode.TRANSFER_NOT_COMPLETED
@@ -366,6 +369,7 @@ class TransferMachine(RuleBasedStateMachine):
                 assert refusal.code is ErrorCode.ALREADY_REVERSED
                 assert live
             return multiple()
+        assert by_source, "only the source may request a reversal"
         assert original.transfer.kind is TransferKind.TRANSFER
         assert original.state is TransferState.COMPLETED and not live
         self.expected[reversal.transfer_id] = Expected(reversal)
