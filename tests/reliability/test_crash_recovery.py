@@ -32,15 +32,8 @@ from sqlalchemy.orm import Session
 from coalition.keys import SigningKey
 from coalition.v1 import event_pb2
 from exchange.adapters.sql.engine import create_database_engine
-from exchange.adapters.sql.tables import (
-    EventRow,
-    PaymentInstructionRow,
-    SettlementLeafRow,
-    SettlementPositionRow,
-    TransferRow,
-)
+from exchange.adapters.sql.tables import EventRow, TransferRow
 from partners.sdk.events import RECONNECT_BACKOFF_S_DEFAULT, FeedConsumer
-from settlement.model import HUB_PARTICIPANT
 from tests.partners.fakes import (
     PARTNER_ID,
     FakeEventFeed,
@@ -51,6 +44,7 @@ from tests.partners.fakes import (
 )
 from tests.reliability import crash_harness
 from tests.reliability.conftest import ReliabilityTally
+from tests.reliability.ledger_checks import expected_nets, settled_day
 from tests.support import databases
 
 TRANSFER_BODIES = frozenset(
@@ -352,56 +346,6 @@ def test_the_ledger_checker_passes(
     check = crash_harness.run_cli(run.environment, "check", cwd=run.directory)
     assert check.exit_code == 0, check.describe()
     reliability_tally.add("`coalition check` runs passed", 1)
-
-
-def expected_nets(transfers: list[HubTransfer]) -> dict[tuple[str, str], int]:
-    """(currency, participant) -> net: the destination is owed the amount, the source owes
-    the amount and the fee, the hub is owed the fee. Zero nets are left out."""
-    nets: dict[tuple[str, str], int] = defaultdict(int)
-    for t in transfers:
-        nets[(t.currency, t.destination)] += t.amount_minor
-        nets[(t.currency, t.source)] -= t.amount_minor + t.fee_minor
-        nets[(t.currency, HUB_PARTICIPANT)] += t.fee_minor
-    return {key: net for key, net in nets.items() if net}
-
-
-@dataclass(frozen=True)
-class SettledDay:
-    nets: dict[tuple[str, str], int]  # (currency, participant) -> net, zero nets left out
-    net_totals: dict[str, int]  # currency -> sum of the nets
-    transfer_ids: list[str]  # the day's records, sorted
-    paid: Counter[str]  # direction -> minor units of its payment instructions
-
-
-def settled_day(engine: Engine, day: str) -> SettledDay:
-    with engine.connect() as connection:
-        positions = connection.execute(
-            select(
-                SettlementPositionRow.currency,
-                SettlementPositionRow.participant,
-                SettlementPositionRow.net_minor,
-            ).where(SettlementPositionRow.business_day == day)
-        ).all()
-        leaves = connection.scalars(
-            select(SettlementLeafRow.transfer_id).where(SettlementLeafRow.business_day == day)
-        ).all()
-        instructions = connection.execute(
-            select(PaymentInstructionRow.direction, PaymentInstructionRow.amount_minor).where(
-                PaymentInstructionRow.business_day == day
-            )
-        ).all()
-    totals: dict[str, int] = defaultdict(int)
-    for currency, _participant, net in positions:
-        totals[currency] += net
-    paid: Counter[str] = Counter()
-    for direction, amount in instructions:
-        paid[direction] += amount
-    return SettledDay(
-        {(currency, participant): net for currency, participant, net in positions if net},
-        dict(totals),
-        sorted(leaves),
-        paid,
-    )
 
 
 def test_settling_the_day_nets_to_zero_and_the_ledger_still_checks(

@@ -1,0 +1,279 @@
+"""The database fails under the hub (issue 18, items 5 and 6): PostgreSQL backends terminated
+mid-call, and the connection between hub and database cut under load, while partners run the
+whole transfer flow and retry on the same idempotency keys. The hub recovers by itself.
+
+Afterwards: no answer was INTERNAL (a lost database is UNAVAILABLE, to be retried); every
+call got a definitive answer (none lost); each idempotency key is exactly one transfer and
+its replay is byte-identical (none duplicated); every transfer is in the state its clients
+were told; `coalition check` passes after each phase; settling the day conserves money.
+
+One run (a module fixture, one to two minutes) feeds every test. COALITION_FAULT_SEED
+replays its random choices; the timing of faults against calls differs run to run.
+"""
+
+from __future__ import annotations
+
+import os
+import random
+from collections import Counter
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+
+import grpc
+import pytest
+from sqlalchemy import Engine, select
+
+from exchange.adapters.sql.engine import create_database_engine
+from exchange.adapters.sql.tables import TransferRow
+from tests.reliability import fault_run
+from tests.reliability.conftest import ReliabilityTally
+from tests.reliability.fault_run import FaultRun, FaultRunResult, PhaseResult
+from tests.reliability.ledger_checks import expected_nets, settled_day
+from tests.support import databases
+
+Code = grpc.StatusCode
+# Every state-changing RPC of the transfer flow must have had a backend terminated mid-call.
+TERMINATED_RPCS_REQUIRED = frozenset(
+    {
+        "CreateQuote",
+        "CreateTransfer",
+        "ConfirmCredit",
+        "RejectCredit",
+        "CreateTransferBatch",
+        "ConfirmCredits",
+        "CreateReversal",
+        "AckEvents",
+    }
+)
+TERMINATIONS_MIN = 20
+CUTS_MIN = 5
+SHOWN_MAX = 10
+
+RunAndResult = tuple[FaultRun, FaultRunResult]
+
+
+@pytest.fixture(scope="module")
+def run(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunAndResult]:
+    databases.require_or_skip_postgres()
+    seed = int(os.environ.get("COALITION_FAULT_SEED") or random.randrange(2**31))
+    directory = tmp_path_factory.mktemp("database-faults")
+    print(f"\ndatabase faults: seed {seed}, files in {directory}")
+    with fault_run.fault_run(directory, seed) as (fault, result):
+        for phase in result.phases:
+            print(f"database faults: {describe(phase)}")
+        yield fault, result
+
+
+@pytest.fixture(scope="module")
+def result(run: RunAndResult) -> FaultRunResult:
+    return run[1]
+
+
+@pytest.fixture(scope="module")
+def phases(result: FaultRunResult) -> dict[str, PhaseResult]:
+    return {phase.name: phase for phase in result.phases}
+
+
+@dataclass(frozen=True)
+class HubTransfer:
+    transfer_id: str
+    kind: str
+    state: str
+    void_reason: str | None
+    source: str
+    destination: str
+    currency: str
+    amount_minor: int
+    fee_minor: int
+    business_day: str | None
+
+
+@pytest.fixture(scope="module")
+def engine(run: RunAndResult) -> Iterator[Engine]:
+    engine = create_database_engine(run[0].database_url, pool_size=1)
+    yield engine
+    engine.dispose()
+
+
+@pytest.fixture(scope="module")
+def transfers(engine: Engine) -> dict[str, HubTransfer]:
+    columns = (
+        TransferRow.transfer_id,
+        TransferRow.kind,
+        TransferRow.state,
+        TransferRow.void_reason,
+        TransferRow.source_partner_id,
+        TransferRow.destination_partner_id,
+        TransferRow.currency,
+        TransferRow.settlement_amount_minor,
+        TransferRow.fee_minor,
+        TransferRow.business_day,
+    )
+    with engine.connect() as connection:
+        rows = connection.execute(select(*columns))
+        return {row[0]: HubTransfer(*row) for row in rows}  # type: ignore[call-arg]
+
+
+def describe(phase: PhaseResult) -> str:
+    by_code: Counter[str] = Counter()
+    for (_rpc, code_name), count in phase.record.attempts.items():
+        by_code[code_name] += count
+    by_stage = dict(Counter(t.stage for t in phase.terminations))
+    faults = (
+        f"{len(phase.terminations)} terminations {by_stage}"
+        if phase.terminations
+        else f"{len(phase.cuts)} cuts, {sum(c.dropped for c in phase.cuts)} connections dropped"
+    )
+    return f"{phase.name}: {phase.seconds:.1f} s, {faults}; attempts {dict(by_code)}"
+
+
+def shown(items: Sequence[object]) -> str:
+    more = f" (and {len(items) - SHOWN_MAX} more)" if len(items) > SHOWN_MAX else ""
+    return f"{items[:SHOWN_MAX]}{more}"
+
+
+# --- the faults happened -----------------------------------------------------------------------
+
+
+def test_backends_were_terminated_mid_call_in_every_state_changing_rpc(
+    phases: dict[str, PhaseResult], reliability_tally: ReliabilityTally
+) -> None:
+    terminations = phases["backend terminations"].terminations
+    by_rpc = Counter(t.stage for t in terminations)
+    for rpc, count in sorted(by_rpc.items()):
+        reliability_tally.add(f"backend terminations mid-call: {rpc}", count)
+    reliability_tally.add("database backends terminated mid-call", len(terminations))
+    missing = sorted(TERMINATED_RPCS_REQUIRED - set(by_rpc))
+    assert missing == [], f"no backend terminated during {missing}; got {dict(by_rpc)}"
+    assert len(terminations) >= TERMINATIONS_MIN, dict(by_rpc)
+
+
+def test_the_database_connection_was_cut_under_load(
+    phases: dict[str, PhaseResult], reliability_tally: ReliabilityTally
+) -> None:
+    cuts = phases["connection cuts"].cuts
+    reliability_tally.add("database connection cuts under load", len(cuts))
+    reliability_tally.add("database connections dropped by the cuts", sum(c.dropped for c in cuts))
+    assert len(cuts) >= CUTS_MIN, f"only {len(cuts)} cuts"
+    assert sum(c.dropped for c in cuts) > 0, "no cut found a connection to drop"
+
+
+def test_the_hub_recovered_by_itself(result: FaultRunResult) -> None:
+    assert result.hub_starts == 1, "the hub was restarted"
+    assert result.hub_exit_code == 0, "the hub did not stop cleanly on SIGTERM"
+
+
+# --- what the clients were told ----------------------------------------------------------------
+
+
+def test_no_answer_was_internal(
+    result: FaultRunResult, reliability_tally: ReliabilityTally
+) -> None:
+    """Each attempt counts, not only the final answer: a retry must not hide an INTERNAL."""
+    internal: Counter[str] = Counter()
+    for phase in result.phases:
+        for code in (Code.INTERNAL, Code.UNKNOWN):
+            internal.update(phase.record.attempts_with(code))
+        for (rpc, code_name), count in phase.record.attempts.items():
+            reliability_tally.add(f"database faults: {phase.name}: {rpc} {code_name}", count)
+    reliability_tally.add("INTERNAL answers", sum(internal.values()))
+    assert internal == Counter(), f"INTERNAL or UNKNOWN answers by RPC: {dict(internal)}"
+
+
+def test_every_call_got_a_definitive_answer_and_none_was_refused(
+    result: FaultRunResult, reliability_tally: ReliabilityTally
+) -> None:
+    """The flow asks only what the hub must grant: a refusal means a retry met the state its
+    first attempt left (e.g. "not pending" after the first confirmation committed)."""
+    answers = result.answers()
+    unanswered = [(a.rpc, a.code.name, a.attempts) for a in answers if a.unanswered]
+    reliability_tally.add("lost", len(unanswered))
+    reliability_tally.add("database faults: calls answered", len(answers))
+    reliability_tally.add(
+        "database faults: calls retried with the same key", sum(a.attempts > 1 for a in answers)
+    )
+    assert unanswered == [], f"no definitive answer: {shown(unanswered)}"
+    refused = [(a.stage, a.rpc, a.code.name, a.reason) for a in answers if not a.ok]
+    assert refused == [], f"refused: {shown(refused)}"
+
+
+def test_each_idempotency_key_is_exactly_one_transfer(
+    phases: dict[str, PhaseResult],
+    transfers: dict[str, HubTransfer],
+    reliability_tally: ReliabilityTally,
+) -> None:
+    created: dict[str, str] = {}
+    for phase in phases.values():
+        created.update(phase.outcome.created)
+        created.update(phase.outcome.reversals)
+    told = Counter(created.values())
+    shared = sorted(tid for tid, keys in told.items() if keys > 1)
+    at_hub_only = sorted(set(transfers) - set(told))
+    told_only = sorted(set(told) - set(transfers))
+    reliability_tally.add("duplicated", len(shared) + len(at_hub_only))
+    reliability_tally.add("lost", len(told_only))
+    reliability_tally.add("database faults: transfers checked exactly-once", len(transfers))
+    assert shared == [], f"one transfer under several keys: {shown(shared)}"
+    assert at_hub_only == [], f"transfers no client was told of: {shown(at_hub_only)}"
+    assert told_only == [], f"transfers clients were told of, missing at the hub: {told_only}"
+
+
+def test_every_replay_is_byte_identical(
+    result: FaultRunResult, reliability_tally: ReliabilityTally
+) -> None:
+    differing = [
+        (first.rpc, first.key, replay.code.name)
+        for first, replay in result.replays
+        if replay.code is not Code.OK or replay.response != first.response
+    ]
+    reliability_tally.add("database faults: replays byte-identical", len(result.replays))
+    reliability_tally.add("duplicated", len(differing))
+    assert result.replays, "nothing was replayed"
+    assert differing == [], f"replays that differ from the first answer: {shown(differing)}"
+
+
+def test_every_transfer_is_in_the_state_its_clients_were_told(
+    phases: dict[str, PhaseResult], transfers: dict[str, HubTransfer]
+) -> None:
+    confirmed = set().union(*(p.outcome.confirmed for p in phases.values()))
+    rejected = set().union(*(p.outcome.rejected for p in phases.values()))
+    wrong = [
+        (tid, t.state, t.void_reason)
+        for tid, t in transfers.items()
+        if (tid in confirmed and t.state != "completed")
+        or (tid in rejected and (t.state, t.void_reason) != ("voided", "rejected"))
+        or (tid not in confirmed | rejected)
+    ]
+    assert wrong == [], f"(transfer, state, void reason) unlike what was answered: {shown(wrong)}"
+
+
+# --- the ledger ----------------------------------------------------------------------------------
+
+
+def test_the_ledger_checker_passes_after_each_phase(
+    result: FaultRunResult, reliability_tally: ReliabilityTally
+) -> None:
+    for phase in result.phases:
+        assert phase.check.exit_code == 0, f"after {phase.name}: {phase.check.describe()}"
+        reliability_tally.add("`coalition check` runs passed", 1)
+    assert result.final_check.exit_code == 0, f"after settling: {result.final_check.describe()}"
+    reliability_tally.add("`coalition check` runs passed", 1)
+
+
+def test_settling_conserves_money(
+    result: FaultRunResult,
+    transfers: dict[str, HubTransfer],
+    engine: Engine,
+    reliability_tally: ReliabilityTally,
+) -> None:
+    for settlement in result.settlements:
+        assert settlement.exit_code == 0, settlement.describe()
+    completed = [t for t in transfers.values() if t.state == "completed"]
+    for day in sorted({t.business_day for t in completed if t.business_day}):
+        on_day = [t for t in completed if t.business_day == day]
+        settled = settled_day(engine, day)
+        assert all(total == 0 for total in settled.net_totals.values()), settled.net_totals
+        assert settled.nets == expected_nets(on_day), f"{day}: positions differ from transfers"
+        assert settled.transfer_ids == sorted(t.transfer_id for t in on_day), f"{day}: records"
+        assert settled.paid["pay_in"] == settled.paid["pay_out"], f"{day}: {settled.paid}"
+        reliability_tally.add("settlement days netted to zero", 1)
