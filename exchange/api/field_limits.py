@@ -22,6 +22,7 @@ from google.protobuf.message import Message
 
 from coalition import wire
 from coalition.v1 import (
+    analytics_pb2,
     common_pb2,
     event_pb2,
     exchange_pb2,
@@ -162,6 +163,10 @@ DISPLAY_NAME = Text(
 DIRECTION = Text(
     8, "`outgoing` or `incoming`", "outgoing", _ascii(r"outgoing|incoming"), required=True
 )
+METRIC_NAME = Text(
+    64, "a metric name from docs/metrics.md", "transfer_count", _ascii(r"[a-z][a-z0-9_]*"), True
+)
+PERIOD = Text(7, "a calendar month written YYYY-MM", "2026-11", _ascii(r"[0-9]{4}-[0-9]{2}"), True)
 # A partner's records of one day in one message: the 4 MiB message limit allows about as many.
 RECONCILIATION_RECORDS_MAX = 100_000
 
@@ -311,11 +316,29 @@ LIMITS: dict[str, dict[str, Limit]] = dict(
             reason=required(REASON),
         ),
         _entries(settlement_pb2.ListDisputesRequest),
+        # AnalyticsService
+        _entries(
+            analytics_pb2.GetMetricSeriesRequest,
+            metric=METRIC_NAME,
+            start_date=BUSINESS_DAY,
+            end_date=BUSINESS_DAY,
+            counterpart_partner_id=PARTNER_ID,
+        ),
+        _entries(analytics_pb2.ReportProgrammeTotalsRequest, period=PERIOD),
+        _entries(analytics_pb2.GetProgrammeComparisonRequest, period=PERIOD),
     )
 )
 
 
-SERVICE_MODULES = (partner_pb2, identity_pb2, event_pb2, tier_pb2, exchange_pb2, settlement_pb2)
+SERVICE_MODULES = (
+    partner_pb2,
+    identity_pb2,
+    event_pb2,
+    tier_pb2,
+    exchange_pb2,
+    settlement_pb2,
+    analytics_pb2,
+)
 
 
 def request_messages() -> Iterator[Descriptor]:

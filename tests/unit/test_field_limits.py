@@ -66,6 +66,23 @@ def test_every_string_bytes_and_repeated_field_of_every_request_has_a_limit() ->
     assert missing == [], "give these fields a limit in exchange/api/field_limits.py"
 
 
+def test_every_generated_service_is_walked() -> None:
+    import pkgutil
+
+    import coalition.v1
+
+    with_services = {
+        module.name
+        for module in pkgutil.iter_modules(coalition.v1.__path__)
+        if module.name.endswith("_pb2")
+        and __import__(
+            f"coalition.v1.{module.name}", fromlist=["DESCRIPTOR"]
+        ).DESCRIPTOR.services_by_name
+    }
+    walked = {module.__name__.rsplit(".", 1)[1] for module in field_limits.SERVICE_MODULES}
+    assert with_services == walked, "add the service's module to field_limits.SERVICE_MODULES"
+
+
 def test_the_table_names_only_fields_of_request_messages() -> None:
     requests = {descriptor.full_name for descriptor in field_limits.request_messages()}
     assert set(LIMITS) <= requests
