@@ -20,10 +20,11 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, cast
+from unittest import mock
 
 import grpc
 import pytest
-from google.protobuf.descriptor import Descriptor, FieldDescriptor
+from google.protobuf.descriptor import Descriptor, FieldDescriptor, ServiceDescriptor
 from google.protobuf.message import Message
 from google.protobuf.message_factory import GetMessageClass
 from google.rpc import error_details_pb2
@@ -40,8 +41,13 @@ from coalition.v1 import (
     settlement_pb2,
     tier_pb2,
 )
+from exchange import bootstrap as hub_bootstrap
 from exchange.adapters.sql.engine import create_database_engine
 from exchange.api import paging
+from exchange.api.calls import RpcMethod
+from exchange.api.pipeline import RequestPipeline
+from exchange.api.registry import declared_methods
+from exchange.api.server import build_server
 from exchange.bootstrap import Hub, bootstrap
 from exchange.config import Settings
 from exchange.domain import limits
@@ -536,6 +542,9 @@ class FuzzHub:
     exceptions: ExceptionLog
     world: World
     undeclared: frozenset[str] = frozenset()
+    # The hub's own request pipeline and declared methods, for fuzzing without the network.
+    pipeline: RequestPipeline | None = None
+    methods: dict[str, RpcMethod] = field(default_factory=dict)
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
     def __repr__(self) -> str:
@@ -664,13 +673,39 @@ def module_database(request: pytest.FixtureRequest, directory: Path) -> Iterator
         yield url
 
 
+@dataclass
+class _Wiring:
+    pipeline: RequestPipeline | None = None
+    methods: dict[str, RpcMethod] = field(default_factory=dict)
+
+
+def _bootstrap_capturing(settings: Settings, engine: Engine) -> tuple[Hub, _Wiring]:
+    """The hub as bootstrap wires it, and the pipeline and methods it hands its server."""
+    wiring = _Wiring()
+
+    def capture(
+        server_settings: Settings,
+        pipeline: RequestPipeline,
+        services: Sequence[tuple[ServiceDescriptor, object]],
+        *rest: Any,
+    ) -> Any:
+        wiring.pipeline = pipeline
+        for service, servicer in services:
+            wiring.methods.update(declared_methods(servicer, service))
+        return build_server(server_settings, pipeline, services, *rest)
+
+    with mock.patch.object(hub_bootstrap, "build_server", capture):
+        hub = bootstrap(settings, hub_key=SigningKey.generate(), engine=engine)
+    return hub, wiring
+
+
 @contextmanager
 def running_fuzz_hub(database_url: str) -> Iterator[FuzzHub]:
     settings = Settings.load(
         environ={}, database_url=database_url, listen_address="127.0.0.1:0", audience=AUDIENCE
     )
     engine = create_database_engine(database_url)
-    hub = bootstrap(settings, hub_key=SigningKey.generate(), engine=engine)
+    hub, wiring = _bootstrap_capturing(settings, engine)
     keys = seed_partners(hub)
     hub.server.start()
     exceptions = ExceptionLog()
@@ -682,6 +717,7 @@ def running_fuzz_hub(database_url: str) -> Iterator[FuzzHub]:
     try:
         world = build_world(hub, connections, keys)
         fuzz_hub = FuzzHub(hub, keys, channel, TableReader(engine), exceptions, world)
+        fuzz_hub.pipeline, fuzz_hub.methods = wiring.pipeline, wiring.methods
         fuzz_hub.undeclared = _undeclared_rpcs(fuzz_hub)
         yield fuzz_hub
     finally:
