@@ -17,8 +17,8 @@ const { verifyPayload, verifyEvent } = require('./lib/payloads');
 const { verifyStatement, checkLine } = require('./lib/statement');
 
 // COALITION_VECTORS_DIR: another copy of the vectors (the tests use it to see a change fail).
-const VECTORS = process.env.COALITION_VECTORS_DIR
-  || path.resolve(__dirname, '..', '..', 'docs', 'vectors');
+const VECTORS =
+  process.env.COALITION_VECTORS_DIR || path.resolve(__dirname, '..', '..', 'docs', 'vectors');
 const hex = (b) => Buffer.from(b).toString('hex');
 const fromHex = (h) => Buffer.from(h, 'hex');
 let checks = 0;
@@ -86,7 +86,10 @@ function checkRequest(step, keys) {
   const responseBody = encodeJson(response.message);
   same(hex(responseBody), response.body.hex, `${step.name} response bytes`);
   const responseSigned = signing.responseSigningBytes({
-    method: step.method, audience: step.audience, nonce: md['cx-nonce'], body: responseBody,
+    method: step.method,
+    audience: step.audience,
+    nonce: md['cx-nonce'],
+    body: responseBody,
   });
   checkSignedLines(responseSigned, response.signing_bytes, `${step.name} response`);
   same(trailer(response.trailers, 'cx-key-id').value, hub.keyId, `${step.name} response key id`);
@@ -109,14 +112,21 @@ function checkRefusals(keys) {
     same(hex(encodeJson(r.status_details)), hex(details), `${r.name} status details bytes`);
     same(ed25519.sha256Hex(details), r.status_details_sha256, `${r.name} details sha256`);
     const signed = signing.refusalSigningBytes({
-      method: r.method, audience: r.audience, nonce: r.request_nonce,
-      statusCode: r.status_code, statusDetails: details,
+      method: r.method,
+      audience: r.audience,
+      nonce: r.request_nonce,
+      statusCode: r.status_code,
+      statusDetails: details,
     });
     checkSignedLines(signed, r.signing_bytes, r.name);
     const signature = binary(trailer(r.trailers, 'cx-signature-bin'));
     same(hex(hub.sign(signed)), hex(signature), `${r.name} refusal signature`);
     new HubKeys([hub.publicKey]).verifyHubSignature(
-      trailer(r.trailers, 'cx-key-id').value, signature, signed, r.name);
+      trailer(r.trailers, 'cx-key-id').value,
+      signature,
+      signed,
+      r.name,
+    );
     const decoded = decodeStatus(details, r.status_code);
     const info = r.status_details.json.details.find((d) => d['@type'].endsWith('ErrorInfo'));
     same(decoded.reason, info.reason, `${r.name} reason`);
@@ -192,18 +202,34 @@ function checkMerkle(recordBytes) {
   const v = load('merkle.json');
   for (const tree of v.trees) {
     const leaves = recordBytes.slice(0, tree.tree_size).map((b) => merkle.leafHash(b));
-    same(JSON.stringify(leaves.map(hex)), JSON.stringify(tree.leaf_hashes_hex), `tree ${tree.tree_size} leaves`);
+    same(
+      JSON.stringify(leaves.map(hex)),
+      JSON.stringify(tree.leaf_hashes_hex),
+      `tree ${tree.tree_size} leaves`,
+    );
     const root = merkle.rootOf(leaves);
     same(hex(root), tree.root_hex, `tree ${tree.tree_size} root`);
     const size = BigInt(tree.tree_size);
     for (const p of tree.proofs) {
       const mine = merkle.auditPath(p.leaf_index, leaves).map(hex);
-      same(JSON.stringify(mine), JSON.stringify(p.audit_path_hex), `tree ${tree.tree_size} path ${p.leaf_index}`);
+      same(
+        JSON.stringify(mine),
+        JSON.stringify(p.audit_path_hex),
+        `tree ${tree.tree_size} path ${p.leaf_index}`,
+      );
       const pathHashes = p.audit_path_hex.map(fromHex);
       const index = BigInt(p.leaf_index);
-      same(merkle.verifyInclusion(leaves[p.leaf_index], index, size, pathHashes, root), true, 'proof verifies');
+      same(
+        merkle.verifyInclusion(leaves[p.leaf_index], index, size, pathHashes, root),
+        true,
+        'proof verifies',
+      );
       const otherLeaf = merkle.leafHash(Buffer.from('not a record'));
-      same(merkle.verifyInclusion(otherLeaf, index, size, pathHashes, root), false, 'other leaf fails');
+      same(
+        merkle.verifyInclusion(otherLeaf, index, size, pathHashes, root),
+        false,
+        'other leaf fails',
+      );
     }
   }
   return v.trees.length;
@@ -212,10 +238,15 @@ function checkMerkle(recordBytes) {
 function checkStatement(keys) {
   const v = load('statement.json');
   const pinned = new HubKeys([keys.get('hub').publicKey]);
-  const wrapper = proto.decode(proto.type('coalition.v1.Statement'), fromHex(v.statement.wrapper_bytes.hex));
+  const wrapper = proto.decode(
+    proto.type('coalition.v1.Statement'),
+    fromHex(v.statement.wrapper_bytes.hex),
+  );
   const json = v.statement.payload_decoded.json;
   const payload = verifyStatement(pinned, wrapper, {
-    partnerId: json.partner_id, businessDay: v.business_day, currencyCode: json.currency_code,
+    partnerId: json.partner_id,
+    businessDay: v.business_day,
+    currencyCode: json.currency_code,
   });
   same(hex(payload.merkle_root), v.merkle_root_hex, 'statement root');
   same(String(payload.tree_size), String(v.tree_size), 'statement tree size');
@@ -244,9 +275,9 @@ function main() {
   const trees = checkMerkle(recordBytes);
   const lines = checkStatement(keys);
   console.log(
-    `vectors agree: ${checks} checks (${keys.size} keys, ${requests} requests, ${refusals} refusals, `
-    + `${payloads} payloads, 1 key registration, ${recordBytes.length} records, ${trees} trees, `
-    + `${lines} statement lines)`,
+    `vectors agree: ${checks} checks (${keys.size} keys, ${requests} requests, ${refusals} refusals, ` +
+      `${payloads} payloads, 1 key registration, ${recordBytes.length} records, ${trees} trees, ` +
+      `${lines} statement lines)`,
   );
 }
 

@@ -16,7 +16,13 @@ const phase2 = require('./lib/phase2');
 
 const AUDIENCE_DEFAULT = 'coalition-exchange';
 const SERVICES = [
-  'PartnerService', 'IdentityService', 'EventService', 'TierService', 'ExchangeService', 'SettlementService',
+  'PartnerService',
+  'IdentityService',
+  'EventService',
+  'TierService',
+  'ExchangeService',
+  'SettlementService',
+  'AnalyticsService',
 ];
 
 function options() {
@@ -29,13 +35,15 @@ function options() {
       audience: { type: 'string', default: AUDIENCE_DEFAULT },
     },
   });
-  if (positionals.length !== 1 || !values.dir) throw new Error('usage: partner.js keygen|phase1|phase2 --dir DIR ...');
+  if (positionals.length !== 1 || !values.dir)
+    throw new Error('usage: partner.js keygen|phase1|phase2 --dir DIR ...');
   return { command: positionals[0], ...values };
 }
 
 /** The hub's key is pinned from the operator's file, never learned from an answer (§2). */
 function connect(opts) {
-  if (!opts.target || !opts['hub-key']) throw new Error('phase1 and phase2 need --target and --hub-key');
+  if (!opts.target || !opts['hub-key'])
+    throw new Error('phase1 and phase2 need --target and --hub-key');
   const pinned = rawPublicKeyFromPem(fs.readFileSync(opts['hub-key']));
   return new Hub({ target: opts.target, audience: opts.audience, pinnedKeys: [pinned] });
 }
@@ -56,16 +64,23 @@ async function runPhase(opts, phase, name) {
     state.writeState(opts.dir, saved); // a rotated key must survive a failed run
     hub.close();
   }
-  saved[name] = { services: SERVICES.filter((s) => called.has(s)), hub_signatures_verified: hub.keys.verified };
+  saved[name] = {
+    services: SERVICES.filter((s) => called.has(s)),
+    hub_signatures_verified: hub.keys.verified,
+  };
   state.writeState(opts.dir, saved);
-  console.log(`[${name}] ok: ${hub.keys.verified} hub signatures verified; services ${saved[name].services.join(', ')}`);
+  console.log(
+    `[${name}] ok: ${hub.keys.verified} hub signatures verified; services ${saved[name].services.join(', ')}`,
+  );
 }
 
 async function main() {
   const opts = options();
   if (opts.command === 'keygen') {
     state.keygen(opts.dir);
-    console.log(`[keygen] keys written to ${opts.dir}: ${state.PARTNERS.map((p) => `${p.partnerId}.pub.pem`).join(', ')}`);
+    console.log(
+      `[keygen] keys written to ${opts.dir}: ${state.PARTNERS.map((p) => `${p.partnerId}.pub.pem`).join(', ')}`,
+    );
   } else if (opts.command === 'phase1') {
     await runPhase(opts, phase1, 'phase1');
   } else if (opts.command === 'phase2') {

@@ -45,6 +45,7 @@ SERVICES = {
     "TierService",
     "ExchangeService",
     "SettlementService",
+    "AnalyticsService",
 }
 NPM_CI_S_MAX = 300.0
 NODE_S_MAX = 180.0

@@ -132,4 +132,12 @@ function verify(publicKey, signature, message) {
   return crypto.verify(null, message, key, signature);
 }
 
-module.exports = { SigningKey, keyIdOf, rawPublicKeyFromPem, isSmallOrder, verify, sha256, sha256Hex };
+module.exports = {
+  SigningKey,
+  keyIdOf,
+  rawPublicKeyFromPem,
+  isSmallOrder,
+  verify,
+  sha256,
+  sha256Hex,
+};

@@ -32,6 +32,7 @@ const READ_ONLY = new Set([
 
 /** The hub's answer could not be trusted: a missing or bad signature is no answer at all. */
 class UntrustedAnswer extends Error {}
+UntrustedAnswer.prototype.name = 'UntrustedAnswer';
 
 /** A refusal whose hub signature verified: the hub's own word. */
 class HubRefusal extends Error {
@@ -44,6 +45,7 @@ class HubRefusal extends Error {
     this.retryDelayMs = retryDelayMs;
   }
 }
+HubRefusal.prototype.name = 'HubRefusal';
 
 /** A non-OK status without the hub's details: not the hub's word; the outcome is unknown. */
 class OutcomeUnknown extends Error {
@@ -52,6 +54,7 @@ class OutcomeUnknown extends Error {
     this.code = status.code;
   }
 }
+OutcomeUnknown.prototype.name = 'OutcomeUnknown';
 
 function one(metadata, key) {
   const values = metadata.get(key);
@@ -126,7 +129,12 @@ class Hub {
     if (status.code !== grpc.status.OK) throw this.refusal(m.path, nonce, status);
     const keyId = one(status.metadata, 'cx-key-id');
     const signature = one(status.metadata, 'cx-signature-bin');
-    const signed = signing.responseSigningBytes({ method: m.path, audience: this.audience, nonce, body: value });
+    const signed = signing.responseSigningBytes({
+      method: m.path,
+      audience: this.audience,
+      nonce,
+      body: value,
+    });
     this.keys.verifyHubSignature(keyId, signature, signed, m.path);
     return proto.decode(m.responseType, value);
   }
@@ -172,7 +180,11 @@ class Hub {
       signed,
       `${path} refusal`,
     );
-    return new HubRefusal({ method: path, code: status.code, ...decodeStatus(details, status.code) });
+    return new HubRefusal({
+      method: path,
+      code: status.code,
+      ...decodeStatus(details, status.code),
+    });
   }
 
   /**
@@ -242,4 +254,12 @@ function decodeStatus(bytes, code) {
   return { status, reason, fieldViolations, retryDelayMs };
 }
 
-module.exports = { Hub, HubKeys, HubRefusal, OutcomeUnknown, UntrustedAnswer, decodeStatus, READ_ONLY };
+module.exports = {
+  Hub,
+  HubKeys,
+  HubRefusal,
+  OutcomeUnknown,
+  UntrustedAnswer,
+  decodeStatus,
+  READ_ONLY,
+};

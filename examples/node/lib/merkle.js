@@ -40,7 +40,8 @@ function auditPath(index, leafHashes) {
 /** RFC 9162 §2.1.3.2; leafIndex and treeSize as BigInt, from the signed statement. */
 function verifyInclusion(leaf, leafIndex, treeSize, path, root) {
   if (path.length > AUDIT_PATH_MAX) return false;
-  if ([leaf, root, ...path].some((h) => !Buffer.isBuffer(h) || h.length !== HASH_SIZE)) return false;
+  if ([leaf, root, ...path].some((h) => !Buffer.isBuffer(h) || h.length !== HASH_SIZE))
+    return false;
   if (leafIndex < 0n || leafIndex >= treeSize) return false;
   let fn = leafIndex;
   let sn = treeSize - 1n;

@@ -23,6 +23,7 @@ const EVENT_TYPE_BY_BODY = {
 };
 
 class PayloadError extends Error {}
+PayloadError.prototype.name = 'PayloadError';
 
 /**
  * With the pinned `keys` (HubKeys), verifies `wrapper` (payload, signing_key_id, signature) as
@@ -52,7 +53,8 @@ function verifyEvent(keys, event, partnerId) {
     sameTime(payload.create_time, event.create_time) &&
     payload.body !== undefined &&
     EVENT_TYPE_BY_BODY[payload.body] === typeName;
-  if (!consistent) throw new PayloadError(`event ${event.event_id} does not match its signed payload`);
+  if (!consistent)
+    throw new PayloadError(`event ${event.event_id} does not match its signed payload`);
   if (payload.body === 'transfer_completed') {
     const receipt = verifyPayload(keys, 'receipt', payload.transfer_completed.receipt);
     if (receipt.transfer_id !== payload.transfer_completed.transfer_id) {

@@ -38,12 +38,17 @@ async function directory(hub, partners) {
     check(keys.audience === hub.audience, 'the hub names the audience we sign for');
     const pinned = keys.keys.filter((k) => hub.keys.byId.has(k.key_id));
     check(pinned.length > 0, 'GetHubKeys lists the pinned hub key');
-    check(pinned.every((k) => k.create_time && big(k.create_time.seconds) > 0n), 'hub key create_time set');
+    check(
+      pinned.every((k) => k.create_time && big(k.create_time.seconds) > 0n),
+      'hub key create_time set',
+    );
   }
   const list = await hub.call(partners.skyway, 'PartnerService', 'ListPartners', { page_size: 50 });
   const ids = list.partners.map((p) => p.partner_id);
   check(ids.includes('skyway') && ids.includes('harbor'), 'the directory lists both partners');
-  const harbor = await hub.call(partners.skyway, 'PartnerService', 'GetPartner', { partner_id: 'harbor' });
+  const harbor = await hub.call(partners.skyway, 'PartnerService', 'GetPartner', {
+    partner_id: 'harbor',
+  });
   const harborKeys = harbor.partner.active_keys.map((k) => k.key_id);
   check(harborKeys.includes(partners.harbor.key.keyId), "the directory shows harbor's key");
   log(PHASE, `directory: ${ids.length} partners; hub keys pinned and verified`);
@@ -54,7 +59,10 @@ async function rotateKey(hub, partner, state) {
   const next = SigningKey.generate();
   const forged = next.sign(signing.keyRegistrationSigningBytes('harbor', next.publicKey));
   await expectRefusal(
-    hub.call(partner, 'PartnerService', 'RegisterKey', { public_key: next.publicKey, proof_of_possession: forged }),
+    hub.call(partner, 'PartnerService', 'RegisterKey', {
+      public_key: next.publicKey,
+      proof_of_possession: forged,
+    }),
     grpc.status.INVALID_ARGUMENT,
     'PROOF_OF_POSSESSION_INVALID',
   );
@@ -70,7 +78,11 @@ async function rotateKey(hub, partner, state) {
   const revoked = await hub.call(partner, 'PartnerService', 'RevokeKey', { key_id: old.keyId });
   check(revoked.key.state === enumValue('KeyState', 'KEY_STATE_REVOKED'), 'the old key is revoked');
   const withOldKey = { partnerId: partner.partnerId, key: old };
-  await expectRefusal(hub.call(withOldKey, 'PartnerService', 'GetHubKeys'), grpc.status.UNAUTHENTICATED, 'UNAUTHENTICATED');
+  await expectRefusal(
+    hub.call(withOldKey, 'PartnerService', 'GetHubKeys'),
+    grpc.status.UNAUTHENTICATED,
+    'UNAUTHENTICATED',
+  );
   log(PHASE, `${partner.partnerId} rotated its key to ${next.keyId}; the revoked key is refused`);
 }
 
@@ -87,9 +99,15 @@ async function agreeRate(hub, partners) {
     agreement_id: agreementId,
     version,
   });
-  check(accepted.agreement.state === enumValue('AgreementState', 'AGREEMENT_STATE_ACCEPTED'), 'agreement accepted');
+  check(
+    accepted.agreement.state === enumValue('AgreementState', 'AGREEMENT_STATE_ACCEPTED'),
+    'agreement accepted',
+  );
   const listed = await hub.call(partners.skyway, 'ExchangeService', 'ListRateAgreements', {});
-  check(listed.agreements.some((a) => a.agreement_id === agreementId), 'the agreement is listed');
+  check(
+    listed.agreements.some((a) => a.agreement_id === agreementId),
+    'the agreement is listed',
+  );
   log(PHASE, `rate agreement ${agreementId} v${version} accepted by harbor`);
 }
 
@@ -102,14 +120,22 @@ async function linkMember(hub, partners) {
   );
   const atSkyway = (await hub.call(partners.skyway, 'IdentityService', 'EnrollMember')).ppid;
   const atHarbor = (await hub.call(partners.harbor, 'IdentityService', 'EnrollMember')).ppid;
-  const code = await hub.call(partners.skyway, 'IdentityService', 'CreateLinkCode', { ppid: atSkyway });
+  const code = await hub.call(partners.skyway, 'IdentityService', 'CreateLinkCode', {
+    ppid: atSkyway,
+  });
   const redeemed = await hub.call(partners.harbor, 'IdentityService', 'RedeemLinkCode', {
     link_code: code.link_code,
     ppid: atHarbor,
   });
-  check(['skyway', 'harbor'].every((id) => redeemed.linked_partner_ids.includes(id)), 'linked at both');
+  check(
+    ['skyway', 'harbor'].every((id) => redeemed.linked_partner_ids.includes(id)),
+    'linked at both',
+  );
   const links = await hub.call(partners.skyway, 'IdentityService', 'ListLinks', { ppid: atSkyway });
-  check(links.partner_ids.length === 1 && links.partner_ids[0] === 'harbor', 'skyway sees the link to harbor');
+  check(
+    links.partner_ids.length === 1 && links.partner_ids[0] === 'harbor',
+    'skyway sees the link to harbor',
+  );
   log(PHASE, 'member enrolled at skyway and harbor and linked');
   return { skyway: atSkyway, harbor: atHarbor };
 }
@@ -144,7 +170,10 @@ async function tiers(hub, partners, ppids) {
     source_partner_id: 'skyway',
     target_partner_id: 'harbor',
   });
-  check(mapping.basis === enumValue('MappingBasis', 'MAPPING_BASIS_CANONICAL'), 'canonical mapping');
+  check(
+    mapping.basis === enumValue('MappingBasis', 'MAPPING_BASIS_CANONICAL'),
+    'canonical mapping',
+  );
   const match = await hub.call(partners.skyway, 'TierService', 'RequestStatusMatch', {
     ppid: ppids.skyway,
     target_partner_id: 'harbor',
@@ -162,11 +191,25 @@ async function quote(hub, skyway, ppid) {
     source_points: Number(SOURCE_POINTS),
   });
   const q = verifyPayload(hub.keys, 'quote', response.quote);
-  check(q.source_partner_id === 'skyway' && q.destination_partner_id === 'harbor' && q.ppid === ppid, 'quote parties');
-  check(big(q.source_points) === SOURCE_POINTS && big(q.destination_points) === DESTINATION_POINTS, 'quote points');
-  check(big(q.settlement_amount.amount_minor) === AMOUNT_MINOR && q.settlement_amount.currency_code === CURRENCY, 'quote amount');
+  check(
+    q.source_partner_id === 'skyway' && q.destination_partner_id === 'harbor' && q.ppid === ppid,
+    'quote parties',
+  );
+  check(
+    big(q.source_points) === SOURCE_POINTS && big(q.destination_points) === DESTINATION_POINTS,
+    'quote points',
+  );
+  check(
+    big(q.settlement_amount.amount_minor) === AMOUNT_MINOR &&
+      q.settlement_amount.currency_code === CURRENCY,
+    'quote amount',
+  );
   check(timestampMs(q.expire_time) > timestampMs(q.create_time), 'quote expires after it is made');
-  log(PHASE, `quote ${q.quote_id}: ${SOURCE_POINTS} miles -> ${q.destination_points} points, EUR minor ${q.settlement_amount.amount_minor}, fee ${q.fee.amount_minor}`);
+  log(
+    PHASE,
+    `quote ${q.quote_id}: ${SOURCE_POINTS} miles -> ${q.destination_points} points, ` +
+      `${q.settlement_amount.amount_minor} minor, fee ${q.fee.amount_minor}`,
+  );
   return q;
 }
 
@@ -174,12 +217,22 @@ async function quote(hub, skyway, ppid) {
 async function transfer(hub, skyway, q) {
   const key = signing.newIdempotencyKey();
   const fields = { quote_id: q.quote_id };
-  const first = await hub.call(skyway, 'ExchangeService', 'CreateTransfer', fields, { idempotencyKey: key });
-  const retry = await hub.call(skyway, 'ExchangeService', 'CreateTransfer', fields, { idempotencyKey: key });
+  const first = await hub.call(skyway, 'ExchangeService', 'CreateTransfer', fields, {
+    idempotencyKey: key,
+  });
+  const retry = await hub.call(skyway, 'ExchangeService', 'CreateTransfer', fields, {
+    idempotencyKey: key,
+  });
   const t = first.transfer;
   check(retry.transfer.transfer_id === t.transfer_id, 'a retry returns the same transfer');
-  check(t.state === enumValue('TransferState', 'TRANSFER_STATE_PENDING'), 'the transfer is pending');
-  check(t.quote_id === q.quote_id && big(t.destination_points) === DESTINATION_POINTS, 'the transfer is the quote');
+  check(
+    t.state === enumValue('TransferState', 'TRANSFER_STATE_PENDING'),
+    'the transfer is pending',
+  );
+  check(
+    t.quote_id === q.quote_id && big(t.destination_points) === DESTINATION_POINTS,
+    'the transfer is the quote',
+  );
   log(PHASE, `transfer ${t.transfer_id} pending at harbor`);
   return t;
 }
@@ -210,32 +263,60 @@ async function awaitEvent(hub, partner, books, wanted) {
 
 /** Harbor credits its member on CreditRequested and confirms; skyway gets the receipt. */
 async function confirmCredit(hub, partners, ppids, transfer, books) {
-  const credit = await awaitEvent(hub, partners.harbor, books.harbor,
-    (p) => p.body === 'credit_requested' && p.credit_requested.transfer_id === transfer.transfer_id);
+  const credit = await awaitEvent(
+    hub,
+    partners.harbor,
+    books.harbor,
+    (p) => p.body === 'credit_requested' && p.credit_requested.transfer_id === transfer.transfer_id,
+  );
   const request = credit.credit_requested;
-  check(request.ppid === ppids.harbor, 'the credit request names harbor\'s own ppid');
-  check(big(request.destination_points) === big(transfer.destination_points), 'credit request points');
+  check(request.ppid === ppids.harbor, "the credit request names harbor's own ppid");
+  check(
+    big(request.destination_points) === big(transfer.destination_points),
+    'credit request points',
+  );
   books.harbor.balance += big(request.destination_points); // harbor's own books: credit, then confirm
   await confirm(hub, partners.harbor, transfer.transfer_id);
   return completion(hub, partners.skyway, books.skyway, transfer);
 }
 
 async function confirm(hub, partner, transferId) {
-  const confirmed = await hub.call(partner, 'ExchangeService', 'ConfirmCredit', { transfer_id: transferId });
-  check(confirmed.transfer.state === enumValue('TransferState', 'TRANSFER_STATE_COMPLETED'), 'completed');
+  const confirmed = await hub.call(partner, 'ExchangeService', 'ConfirmCredit', {
+    transfer_id: transferId,
+  });
+  check(
+    confirmed.transfer.state === enumValue('TransferState', 'TRANSFER_STATE_COMPLETED'),
+    'completed',
+  );
 }
 
 /** The source's TransferCompleted event and its signed receipt, which must match the transfer. */
 async function completion(hub, skyway, books, transfer) {
-  const done = await awaitEvent(hub, skyway, books,
-    (p) => p.body === 'transfer_completed' && p.transfer_completed.transfer_id === transfer.transfer_id);
+  const done = await awaitEvent(
+    hub,
+    skyway,
+    books,
+    (p) =>
+      p.body === 'transfer_completed' && p.transfer_completed.transfer_id === transfer.transfer_id,
+  );
   const receipt = done.verifiedReceipt;
   check(receipt.kind === transfer.kind, 'receipt kind');
-  check(big(receipt.source_points) === big(transfer.source_points)
-    && big(receipt.destination_points) === big(transfer.destination_points), 'receipt points');
-  check(big(receipt.settlement_amount.amount_minor) === big(transfer.settlement_amount.amount_minor), 'receipt amount');
-  const got = await hub.call(skyway, 'ExchangeService', 'GetTransfer', { transfer_id: transfer.transfer_id });
-  check(got.transfer.state === enumValue('TransferState', 'TRANSFER_STATE_COMPLETED'), 'skyway sees it completed');
+  check(
+    big(receipt.source_points) === big(transfer.source_points) &&
+      big(receipt.destination_points) === big(transfer.destination_points),
+    'receipt points',
+  );
+  check(
+    big(receipt.settlement_amount.amount_minor) === big(transfer.settlement_amount.amount_minor),
+    'receipt amount',
+  );
+  const got = await hub.call(skyway, 'ExchangeService', 'GetTransfer', {
+    transfer_id: transfer.transfer_id,
+  });
+  check(
+    got.transfer.state === enumValue('TransferState', 'TRANSFER_STATE_COMPLETED'),
+    'skyway sees it completed',
+  );
   return { receipt, event: done.transfer_completed };
 }
 
@@ -246,7 +327,10 @@ async function inlineTransfer(hub, skyway, ppid) {
     destination_partner_id: 'harbor',
     source_points: Number(INLINE_SOURCE_POINTS),
   });
-  check(transfer.quote_id === '' && big(transfer.destination_points) === INLINE_DESTINATION_POINTS, 'inline terms');
+  check(
+    transfer.quote_id === '' && big(transfer.destination_points) === INLINE_DESTINATION_POINTS,
+    'inline terms',
+  );
   log(PHASE, `inline transfer ${transfer.transfer_id} pending at harbor`);
   return transfer;
 }
@@ -258,28 +342,50 @@ async function reverse(hub, partners, ppids, original, books) {
   });
   check(reversal.kind === enumValue('TransferKind', 'TRANSFER_KIND_REVERSAL'), 'a reversal');
   check(reversal.original_transfer_id === original.transfer_id, 'the reversal names its transfer');
-  const debit = await awaitEvent(hub, partners.harbor, books.harbor,
-    (p) => p.body === 'debit_requested' && p.debit_requested.transfer_id === reversal.transfer_id);
+  const debit = await awaitEvent(
+    hub,
+    partners.harbor,
+    books.harbor,
+    (p) => p.body === 'debit_requested' && p.debit_requested.transfer_id === reversal.transfer_id,
+  );
   const request = debit.debit_requested;
-  check(request.original_transfer_id === original.transfer_id && request.ppid === ppids.harbor, 'debit request');
-  check(big(request.points) === big(original.destination_points), 'the debit takes back what was credited');
+  check(
+    request.original_transfer_id === original.transfer_id && request.ppid === ppids.harbor,
+    'debit request',
+  );
+  check(
+    big(request.points) === big(original.destination_points),
+    'the debit takes back what was credited',
+  );
   books.harbor.balance -= big(request.points);
   await confirm(hub, partners.harbor, reversal.transfer_id);
   const done = await completion(hub, partners.skyway, books.skyway, reversal);
-  check(big(done.event.points) === big(original.source_points), 'skyway gives its member the miles back');
+  check(
+    big(done.event.points) === big(original.source_points),
+    'skyway gives its member the miles back',
+  );
   log(PHASE, `reversal ${reversal.transfer_id} of ${original.transfer_id} completed`);
   return done.receipt;
 }
 
 /** Harbor replays its whole feed on a stream: every event verified again, none new. */
 async function replayFeed(hub, harbor, books) {
-  const messages = await hub.stream(harbor, 'EventService', 'Subscribe', { after_sequence: 0 }, {
-    count: books.seenEvents.size,
-    idleMs: 3000,
-  });
+  const messages = await hub.stream(
+    harbor,
+    'EventService',
+    'Subscribe',
+    { after_sequence: 0 },
+    {
+      count: books.seenEvents.size,
+      idleMs: 3000,
+    },
+  );
   for (const m of messages) verifyEvent(hub.keys, m.event, harbor.partnerId);
   check(messages.length === books.seenEvents.size, 'the stream replays every event');
-  check(messages.every((m) => books.seenEvents.has(m.event.event_id)), 'no event is new');
+  check(
+    messages.every((m) => books.seenEvents.has(m.event.event_id)),
+    'no event is new',
+  );
   check(books.eventBodies.includes('tier_granted'), 'harbor got the TierGranted event');
   log(PHASE, `harbor's Subscribe replayed ${messages.length} events, each verified`);
 }
@@ -294,8 +400,10 @@ function newBooks() {
 
 /** What the partners' books keep of a completed transfer: its signed receipt, for phase 2. */
 function booked(receipt) {
-  const kinds = { [enumValue('TransferKind', 'TRANSFER_KIND_TRANSFER')]: 'transfer',
-    [enumValue('TransferKind', 'TRANSFER_KIND_REVERSAL')]: 'reversal' };
+  const kinds = {
+    [enumValue('TransferKind', 'TRANSFER_KIND_TRANSFER')]: 'transfer',
+    [enumValue('TransferKind', 'TRANSFER_KIND_REVERSAL')]: 'reversal',
+  };
   return {
     transfer_id: receipt.transfer_id,
     kind: kinds[receipt.kind],
@@ -328,7 +436,10 @@ async function run(hub, partners, state) {
   const listed = await hub.call(partners.harbor, 'ExchangeService', 'ListTransfers', {
     state: enumValue('TransferState', 'TRANSFER_STATE_COMPLETED'),
   });
-  check(receipts.every((r) => listed.transfers.some((t) => t.transfer_id === r.transfer_id)), 'harbor lists all three');
+  check(
+    receipts.every((r) => listed.transfers.some((t) => t.transfer_id === r.transfer_id)),
+    'harbor lists all three',
+  );
   check(books.harbor.balance === DESTINATION_POINTS, 'harbor credited 3,000 points net');
   await replayFeed(hub, partners.harbor, books.harbor);
   state.transfers = receipts.map(booked);

@@ -14,6 +14,7 @@ const FILES = [
   'coalition/v1/event.proto',
   'coalition/v1/tier.proto',
   'coalition/v1/settlement.proto',
+  'coalition/v1/analytics.proto',
   'google/rpc/status.proto',
 ];
 

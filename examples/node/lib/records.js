@@ -23,6 +23,7 @@ const FIELDS = [
 ];
 
 class RecordError extends Error {}
+RecordError.prototype.name = 'RecordError';
 
 function isRealDate(text) {
   if (!DAY.test(text)) return false;

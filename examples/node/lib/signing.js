@@ -24,7 +24,16 @@ function signedLines(lines) {
 }
 
 /** §3: what the partner signs for one request. */
-function requestSigningBytes({ method, audience, partnerId, keyId, created, nonce, idempotencyKey, body }) {
+function requestSigningBytes({
+  method,
+  audience,
+  partnerId,
+  keyId,
+  created,
+  nonce,
+  idempotencyKey,
+  body,
+}) {
   return signedLines([
     REQUEST_V1,
     method,

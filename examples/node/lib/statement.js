@@ -6,6 +6,7 @@ const { decodeRecord } = require('./records');
 const { verifyPayload } = require('./payloads');
 
 class StatementError extends Error {}
+StatementError.prototype.name = 'StatementError';
 
 function big(value) {
   return BigInt(String(value));
@@ -14,12 +15,18 @@ function big(value) {
 /** Verifies the statement's signature and returns its payload (root and size are the signed ones). */
 function verifyStatement(keys, statement, { partnerId, businessDay, currencyCode }) {
   const payload = verifyPayload(keys, 'statement', statement);
-  if (payload.partner_id !== partnerId || payload.business_day !== businessDay
-      || payload.currency_code !== currencyCode) {
+  if (
+    payload.partner_id !== partnerId ||
+    payload.business_day !== businessDay ||
+    payload.currency_code !== currencyCode
+  ) {
     throw new StatementError('the statement is for another partner, day or currency');
   }
   const m = (money) => big(money ? money.amount_minor : 0);
-  if (m(payload.net) !== m(payload.total_receivable) - m(payload.total_payable) - m(payload.total_fees)) {
+  if (
+    m(payload.net) !==
+    m(payload.total_receivable) - m(payload.total_payable) - m(payload.total_fees)
+  ) {
     throw new StatementError('net is not receivable - payable - fees');
   }
   return payload;
@@ -49,12 +56,23 @@ function checkLine(payload, line, proof) {
   const record = lineRecord(payload, line);
   const leaf = merkle.leafHash(line.record);
   const treeSize = big(payload.tree_size);
-  if (!Buffer.from(proof.record).equals(Buffer.from(line.record))
-      || big(proof.leaf_index) !== big(line.leaf_index) || big(proof.tree_size) !== treeSize) {
+  if (
+    !Buffer.from(proof.record).equals(Buffer.from(line.record)) ||
+    big(proof.leaf_index) !== big(line.leaf_index) ||
+    big(proof.tree_size) !== treeSize
+  ) {
     throw new StatementError(`the proof of ${line.transfer_id} is for another leaf or tree`);
   }
   const path = proof.audit_path.map((h) => Buffer.from(h));
-  if (!merkle.verifyInclusion(leaf, big(line.leaf_index), treeSize, path, Buffer.from(payload.merkle_root))) {
+  if (
+    !merkle.verifyInclusion(
+      leaf,
+      big(line.leaf_index),
+      treeSize,
+      path,
+      Buffer.from(payload.merkle_root),
+    )
+  ) {
     throw new StatementError(`line ${line.transfer_id} is not in the signed tree`);
   }
   return record;

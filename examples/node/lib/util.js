@@ -24,6 +24,7 @@ function timestampMs(t) {
 }
 
 class CheckFailed extends Error {}
+CheckFailed.prototype.name = 'CheckFailed';
 
 function check(condition, what) {
   if (!condition) throw new CheckFailed(what);
