@@ -179,6 +179,14 @@ def test_the_hub_was_killed_and_restarted_and_every_partner_drained(
         assert report["errors"] == [], f"{partner_id}: {report['errors']}"
         assert report["drained"], f"{partner_id} still owed answers or held transfers"
         assert result.partner_exit_codes[partner_id] == 0
+    internal = sum(
+        count
+        for report in result.reports.values()
+        for outcome, count in report["outcomes"].items()
+        if " INTERNAL" in outcome or " UNKNOWN" in outcome
+    )
+    reliability_tally.add("INTERNAL answers", internal)
+    assert internal == 0, {p: report["outcomes"] for p, report in result.reports.items()}
     reliability_tally.add("hub crashes survived (SIGKILL)", len(result.kills))
     reliability_tally.add("hub restarts on the same port", result.hub_starts - 1)
 
@@ -278,9 +286,11 @@ def test_every_feed_event_was_applied_exactly_once_by_its_program(
     for partner_id, report in result.reports.items():
         applications = Counter(row["event_id"] for row in report["applications"])
         twice = sorted(event_id for event_id, count in applications.items() if count > 1)
+        reliability_tally.add("duplicated", len(twice))
         assert twice == [], f"{partner_id} applied events more than once: {shown(twice)}"
         in_feed = {event.event_id for event in events if event.partner_id == partner_id}
         missed = sorted(in_feed - set(applications))
+        reliability_tally.add("lost", len(missed))
         assert missed == [], f"{partner_id} never applied: {shown(missed)}"
         unknown = sorted(set(applications) - in_feed)
         assert unknown == [], f"{partner_id} applied events not in its feed: {shown(unknown)}"
