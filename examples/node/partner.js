@@ -67,10 +67,11 @@ async function runPhase(opts, phase, name) {
   saved[name] = {
     services: SERVICES.filter((s) => called.has(s)),
     hub_signatures_verified: hub.keys.verified,
+    refusals_verified: hub.refusalsVerified,
   };
   state.writeState(opts.dir, saved);
   console.log(
-    `[${name}] ok: ${hub.keys.verified} hub signatures verified; services ${saved[name].services.join(', ')}`,
+    `[${name}] ok: ${hub.keys.verified} hub signatures verified (${hub.refusalsVerified} on refusals); services ${saved[name].services.join(', ')}`,
   );
 }
 

@@ -47,6 +47,7 @@ SERVICES = {
     "SettlementService",
     "AnalyticsService",
 }
+REFUSALS_PROVOKED = 4
 NPM_CI_S_MAX = 300.0
 NODE_S_MAX = 180.0
 CLI_S_MAX = 120.0
@@ -234,4 +235,6 @@ def test_the_node_partner_runs_a_day_against_a_real_hub(
     assert set(state["phase1"]["services"]) | set(state["phase2"]["services"]) == SERVICES
     assert [t["kind"] for t in state["transfers"]] == ["transfer", "transfer", "reversal"]
     assert state["phase1"]["hub_signatures_verified"] > 0
+    # PROOF_OF_POSSESSION_INVALID, a revoked key, IDEMPOTENCY_KEY_MISSING, QUOTE_ALREADY_USED.
+    assert state["phase1"]["refusals_verified"] == REFUSALS_PROVOKED
     assert state["phase2"]["hub_signatures_verified"] > 0

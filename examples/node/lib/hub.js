@@ -84,6 +84,7 @@ class Hub {
     this.target = target;
     this.audience = audience;
     this.keys = new HubKeys(pinnedKeys);
+    this.refusalsVerified = 0;
     this.client = new grpc.Client(target, grpc.credentials.createInsecure());
   }
 
@@ -180,6 +181,7 @@ class Hub {
       signed,
       `${path} refusal`,
     );
+    this.refusalsVerified += 1;
     return new HubRefusal({
       method: path,
       code: status.code,

@@ -225,6 +225,12 @@ async function transfer(hub, skyway, q) {
   });
   const t = first.transfer;
   check(retry.transfer.transfer_id === t.transfer_id, 'a retry returns the same transfer');
+  // Under a new key the same quote is a second intent: refused, nothing started.
+  await expectRefusal(
+    hub.call(skyway, 'ExchangeService', 'CreateTransfer', fields),
+    grpc.status.FAILED_PRECONDITION,
+    'QUOTE_ALREADY_USED',
+  );
   check(
     t.state === enumValue('TransferState', 'TRANSFER_STATE_PENDING'),
     'the transfer is pending',
