@@ -130,13 +130,14 @@ def build_series(
     keys = {
         key
         for key in table
-        if visible(metric.scope, viewer, key[1], key[2])
+        if key[0] in metric.stored
+        and visible(metric.scope, viewer, key[1], key[2])
         and (not counterpart or counterpart in (key[1], key[2]))
     }
     if metric.kind is Kind.COHORT:
         return _cohort_series(metric, period, table, keys)
     if metric.scope is Scope.DESTINATION:
-        table, keys = _by_destination(table, keys)
+        table, keys = _by_destination(table, keys, viewer)
     if metric.kind is Kind.RATIO:
         keys = _ratio_keys(metric, keys)
     grouped: dict[SeriesKey, dict[str, dict[str, _Figure]]] = defaultdict(dict)
@@ -159,13 +160,15 @@ def build_series(
 
 
 def _by_destination(
-    table: Table, keys: set[tuple[str, str, str, str]]
+    table: Table, keys: set[tuple[str, str, str, str]], viewer: str | None
 ) -> tuple[Table, set[tuple[str, str, str, str]]]:
-    """Re-keys visible pair cells by destination, summing over the visible sources."""
+    """Re-keys visible pair cells by destination, summing over the sources. The destination
+    and the operator get the whole destination; a source gets its own pair, so labelled."""
     merged: Table = defaultdict(dict)
-    for stored, _, destination, dimension in keys:
-        target = merged[(stored, destination, "", dimension)]
-        for day, figure in table[(stored, _, destination, dimension)].items():
+    for stored, source, destination, dimension in keys:
+        whole = viewer is None or viewer == destination
+        target = merged[(stored, destination, "" if whole else source, dimension)]
+        for day, figure in table[(stored, source, destination, dimension)].items():
             target.setdefault(day, _Figure(0)).value += figure.value
     return merged, set(merged)
 

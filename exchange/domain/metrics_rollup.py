@@ -44,7 +44,13 @@ DAY_METRICS = (
 
 
 def _cells(business_day: str, totals: Mapping[Key, int]) -> list[Cell]:
-    return [Cell(m, business_day, s, c, d, v) for (m, s, c, d), v in sorted(totals.items())]
+    """A missing cell reads as 0, so zeros are not stored; a settled participant's net
+    position is, zero or not, as settlement stored it."""
+    return [
+        Cell(m, business_day, s, c, d, v)
+        for (m, s, c, d), v in sorted(totals.items())
+        if v or m == "net_position"
+    ]
 
 
 def transfer_cells(business_day: str, facts: Iterable[TransferFact]) -> list[Cell]:
