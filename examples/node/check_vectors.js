@@ -265,7 +265,23 @@ function checkStatement(keys) {
   return payload.lines.length;
 }
 
+const KNOWN_FILES = [
+  'key_registration.json',
+  'keys.json',
+  'merkle.json',
+  'payloads.json',
+  'records.json',
+  'refusals.json',
+  'requests.json',
+  'statement.json',
+];
+
 function main() {
+  // A vector file this check does not know would go unchecked: that is a failure too.
+  const unknown = fs
+    .readdirSync(VECTORS)
+    .filter((f) => f.endsWith('.json') && !KNOWN_FILES.includes(f));
+  assert.deepEqual(unknown, [], 'vector files this check does not know');
   const keys = checkKeys();
   const requests = checkRequests(keys);
   const refusals = checkRefusals(keys);

@@ -128,6 +128,7 @@ class Hub {
     const { metadata, nonce } = this.signedMetadata(partner, m.path, body, idempotencyKey);
     const { value, status } = await this.unary(m.path, body, metadata);
     if (status.code !== grpc.status.OK) throw this.refusal(m.path, nonce, status);
+    if (value === null) throw new UntrustedAnswer(`${m.path}: OK without a response message`);
     const keyId = one(status.metadata, 'cx-key-id');
     const signature = one(status.metadata, 'cx-signature-bin');
     const signed = signing.responseSigningBytes({
