@@ -67,10 +67,10 @@ HUB_KILL_COUNT = 55
 CRASH_PHASE_S_MAX = 240.0
 HUB_KILL_COUNT_MIN = 50
 HUB_UPTIME_S_MIN = 0.2
-HUB_UPTIME_S_MAX = 1.2
+HUB_UPTIME_S_MAX = 1.0
 # One kill in this many comes after a longer uptime, past the timeout sweeper's first pass, so
 # voids of overdue transfers are cut short too (short uptimes end before the sweeper runs).
-HUB_LONG_UPTIME_ONE_IN = 6
+HUB_LONG_UPTIME_ONE_IN = 8
 HUB_LONG_UPTIME_S_MIN = limits.TIMEOUT_SWEEP_INTERVAL_S + 0.5
 HUB_LONG_UPTIME_S_MAX = limits.TIMEOUT_SWEEP_INTERVAL_S + 2.5
 HUB_DOWNTIME_S_MAX = 0.3
