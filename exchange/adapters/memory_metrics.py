@@ -222,12 +222,16 @@ class InMemoryMetricsRepository:
             assert key not in self._tables.cells, "duplicate metric cell"
             self._tables.cells[key] = c.value
 
-    def cells(self, metrics: Sequence[str], first_day: str, last_day: str) -> list[Cell]:
+    def cells(
+        self, metrics: Sequence[str], first_day: str, last_day: str, party: str | None = None
+    ) -> list[Cell]:
         names = set(metrics)
         return [
             Cell(*key, value)
             for key, value in sorted(self._tables.cells.items())
-            if key[0] in names and first_day <= key[1] <= last_day
+            if key[0] in names
+            and first_day <= key[1] <= last_day
+            and (party is None or party in (key[2], key[3]))
         ]
 
     def folded_days(self, first_day: str, last_day: str) -> list[str]:

@@ -91,8 +91,8 @@ METRICS: dict[str, Metric] = {
         _m("quotes_issued", "quotes", _F, _P),
         _m("quotes_used", "quotes", _F, _P),
         _m("quote_conversion", "used ÷ issued", _R, _P, "quotes_used", "quotes_issued"),
-        _m("time_to_credit_p50_ms", "ms", Kind.PERCENTILE, _D, "ttc_bucket", percentile=50),
-        _m("time_to_credit_p95_ms", "ms", Kind.PERCENTILE, _D, "ttc_bucket", percentile=95),
+        _m("time_to_credit_p50_ms", "ms", Kind.PERCENTILE, _D, percentile=50),
+        _m("time_to_credit_p95_ms", "ms", Kind.PERCENTILE, _D, percentile=95),
         _m("transfers_resolved", "transfers", _F, _P),
         _m("transfers_rejected", "transfers", _F, _P),
         _m("transfers_timed_out", "transfers", _F, _P),
@@ -332,7 +332,11 @@ class MetricsRepository(Protocol):
         """Replaces the day's cells of those metrics (of one dimension, if given): a fold run
         twice stores the same."""
 
-    def cells(self, metrics: Sequence[str], first_day: str, last_day: str) -> list[Cell]: ...
+    def cells(
+        self, metrics: Sequence[str], first_day: str, last_day: str, party: str | None = None
+    ) -> list[Cell]:
+        """The cells of those metrics and days; with `party`, only cells it is subject or
+        counterpart of."""
 
     def folded_days(self, first_day: str, last_day: str) -> list[str]: ...
 

@@ -21,7 +21,6 @@ from exchange.domain.metrics import (
     COHORT_PARTS,
     MEMBER_CELL_MIN,
     STORED_MEMBER_METRICS,
-    TIME_TO_CREDIT_BOUNDS_MS,
     Cell,
     Kind,
     Metric,
@@ -72,8 +71,9 @@ def decide(cells: Iterable[Cell]) -> Table:
     for cell in cells:
         key = (cell.metric, cell.subject, cell.counterpart, cell.dimension)
         table[key][cell.business_day] = _Figure(cell.value, shown_alone(cell.metric, cell.value))
-    _hide_coalition_totals(table)
-    _hide_cohort_totals(table)
+    if any(key[0] in STORED_MEMBER_METRICS for key in table):
+        _hide_coalition_totals(table)
+        _hide_cohort_totals(table)
     return table
 
 
@@ -110,11 +110,12 @@ def visible(scope: Scope, viewer: str | None, subject: str, counterpart: str) ->
     return viewer in (subject, counterpart)
 
 
-def buckets(period: Period) -> list[tuple[date, list[date]]]:
-    """Each bucket's start and its days inside the period (edge buckets are partial)."""
-    found: dict[date, list[date]] = {}
+def buckets(period: Period) -> list[tuple[date, list[str]]]:
+    """Each bucket's start and its days (YYYY-MM-DD) inside the period; edge buckets can be
+    partial."""
+    found: dict[date, list[str]] = {}
     for day in days(period.start, period.end):
-        found.setdefault(bucket_start(day, period.granularity), []).append(day)
+        found.setdefault(bucket_start(day, period.granularity), []).append(day.isoformat())
     return sorted(found.items())
 
 
@@ -136,23 +137,24 @@ def build_series(
     }
     if metric.kind is Kind.COHORT:
         return _cohort_series(metric, period, table, keys)
+    if metric.kind is Kind.PERCENTILE:
+        return _percentile_series(period, table, keys, viewer)
     if metric.scope is Scope.DESTINATION:
         table, keys = _by_destination(table, keys, viewer)
     if metric.kind is Kind.RATIO:
         keys = _ratio_keys(metric, keys)
     grouped: dict[SeriesKey, dict[str, dict[str, _Figure]]] = defaultdict(dict)
     for stored, subject, other, dimension in keys:
-        series_dimension = "" if metric.kind is Kind.PERCENTILE else dimension
-        grouped[(subject, other, series_dimension)][f"{stored}|{dimension}"] = table.get(
+        grouped[(subject, other, dimension)][f"{stored}|{dimension}"] = table.get(
             (stored, subject, other, dimension), {}
         )
-    folded_days = {date.fromisoformat(day) for day in folded}
+    folded_days, all_buckets = set(folded), buckets(period)
     return [
         Series(
             *series_key,
             tuple(
                 _point(metric, start, in_bucket, parts, table, series_key, folded_days)
-                for start, in_bucket in buckets(period)
+                for start, in_bucket in all_buckets
             ),
         )
         for series_key, parts in sorted(grouped.items())
@@ -176,35 +178,33 @@ def _by_destination(
 def _point(
     metric: Metric,
     start: date,
-    in_bucket: list[date],
+    in_bucket: list[str],
     parts: Mapping[str, dict[str, _Figure]],
     table: Table,
     series_key: SeriesKey,
-    folded: set[date],
+    folded: set[str],
 ) -> Point:
+    if metric.kind is Kind.FLOW:
+        total, shown = _sum(parts.values(), in_bucket)
+        return Point(start, total if shown else None, not shown)
     if metric.kind is Kind.STOCK:
         last = max((day for day in in_bucket if day in folded), default=None)
-        figures = [by_day.get(last.isoformat()) for by_day in parts.values()] if last else []
+        figures = [by_day.get(last) for by_day in parts.values()] if last else []
         figure = next((f for f in figures if f is not None), _Figure(0))
         return Point(start, figure.value if figure.shown else None, not figure.shown)
     if metric.kind is Kind.TREND:
-        end = in_bucket[-1]
-        window = [end - timedelta(days=offset) for offset in range(metric.window_days)]
+        end = date.fromisoformat(in_bucket[-1])
+        window = [(end - timedelta(days=n)).isoformat() for n in range(metric.window_days)]
         total, _ = _sum(parts.values(), window)
         return Point(start, total)
-    if metric.kind is Kind.RATIO:
-        return Point(start, _ratio(metric, parts, table, series_key, in_bucket))
-    if metric.kind is Kind.PERCENTILE:
-        return Point(start, _percentile(metric.percentile, parts, in_bucket))
-    total, shown = _sum(parts.values(), in_bucket)
-    return Point(start, total if shown else None, not shown)
+    assert metric.kind is Kind.RATIO, "percentiles and cohorts have their own series"
+    return Point(start, _ratio(metric, parts, table, series_key, in_bucket))
 
 
-def _sum(series: Iterable[Mapping[str, _Figure]], in_bucket: Iterable[date]) -> tuple[int, bool]:
+def _sum(series: Iterable[Mapping[str, _Figure]], in_bucket: list[str]) -> tuple[int, bool]:
     total, shown = 0, True
-    wanted = [day.isoformat() for day in in_bucket]
     for by_day in series:
-        for day in wanted:
+        for day in in_bucket:
             figure = by_day.get(day)
             if figure is not None:
                 total += figure.value
@@ -231,7 +231,7 @@ def _ratio(
     parts: Mapping[str, dict[str, _Figure]],
     table: Table,
     series_key: SeriesKey,
-    in_bucket: list[date],
+    in_bucket: list[str],
 ) -> Decimal | None:
     subject, other, dimension = series_key
     numerator, _ = _sum(parts.values(), in_bucket)
@@ -244,25 +244,26 @@ def _ratio(
     return (Decimal(numerator) / Decimal(denominator)).quantize(RATIO_PLACES, ROUND_HALF_EVEN)
 
 
-def _percentile(
-    percentile: int, parts: Mapping[str, dict[str, _Figure]], in_bucket: list[date]
-) -> int | None:
-    """Nearest rank over the merged histogram; the answer is its bucket's upper bound."""
-    histogram = [0] * len(TIME_TO_CREDIT_BOUNDS_MS)
-    for name, by_day in parts.items():
-        count, _ = _sum([by_day], in_bucket)
-        histogram[int(name.split("|")[1])] += count
-    total = sum(histogram)
-    if total == 0:
-        return None
-    rank = -(-percentile * total // 100)
-    seen = 0
-    for index, count in enumerate(histogram):
-        seen += count
-        if seen >= rank:
-            bound: int = TIME_TO_CREDIT_BOUNDS_MS[index]
-            return bound
-    raise AssertionError("a rank within the total is always reached")
+def _percentile_series(
+    period: Period, table: Table, keys: set[tuple[str, str, str, str]], viewer: str | None
+) -> list[Series]:
+    """Percentiles are folded per calendar bucket (day, ISO week, month): a point is its whole
+    bucket's figure, even where the period cuts the bucket. The destination and the operator
+    get the destination's figure; a source gets its own pair's."""
+    granularity = period.granularity.value
+    series: list[Series] = []
+    for stored, destination, source, dimension in sorted(keys):
+        whole = viewer is None or viewer == destination
+        if dimension != granularity or (source == "") != whole:
+            continue
+        by_day = table[(stored, destination, source, dimension)]
+        points = []
+        for start, in_bucket in buckets(period):
+            calendar_start = bucket_start(date.fromisoformat(in_bucket[0]), period.granularity)
+            figure = by_day.get(calendar_start.isoformat())
+            points.append(Point(start, figure.value if figure is not None else None))
+        series.append(Series(destination, source, "", tuple(points)))
+    return series
 
 
 def _cohort_series(

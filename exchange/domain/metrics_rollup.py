@@ -8,6 +8,7 @@ from itertools import combinations
 
 from exchange.domain.metrics import (
     COALITION,
+    TIME_TO_CREDIT_BOUNDS_MS,
     Cell,
     GrantFact,
     OutcomeFact,
@@ -181,3 +182,44 @@ def cohort_cells(month: str, counts: Mapping[tuple[str, str], tuple[int, int]]) 
         cells.append(Cell("retained_members", day, subject, "", dimension, retained))
         cells.append(Cell("churned_members", day, subject, "", dimension, size - retained))
     return cells
+
+
+PERCENTILE_METRICS = {"time_to_credit_p50_ms": 50, "time_to_credit_p95_ms": 95}
+HISTOGRAM_METRICS = {"week": "ttc_bucket_week", "month": "ttc_bucket_month"}
+
+
+def merged_histograms(cells: Iterable[Cell], metric: str, business_day: str) -> list[Cell]:
+    """The histogram cells of `cells`, summed and restamped as `metric` on `business_day`."""
+    totals: Counter[Key] = Counter()
+    for cell in cells:
+        totals[(metric, cell.subject, cell.counterpart, cell.dimension)] += cell.value
+    return _cells(business_day, totals)
+
+
+def nearest_rank_bound(histogram: list[int], percentile: int) -> int:
+    """The upper bound of the bucket holding the nearest rank: never optimistic."""
+    rank = -(-percentile * sum(histogram) // 100)
+    seen = 0
+    for index, count in enumerate(histogram):
+        seen += count
+        if seen >= rank:
+            bound: int = TIME_TO_CREDIT_BOUNDS_MS[index]
+            return bound
+    raise AssertionError("a rank within the total is always reached")
+
+
+def percentile_cells(business_day: str, granularity: str, histogram: Iterable[Cell]) -> list[Cell]:
+    """p50 and p95 per destination (counterpart "") and per pair (counterpart = source), for
+    one bucket starting on `business_day`; `granularity` is the dimension."""
+    by_key: defaultdict[tuple[str, str], list[int]] = defaultdict(
+        lambda: [0] * len(TIME_TO_CREDIT_BOUNDS_MS)
+    )
+    for cell in histogram:
+        source, destination, bucket = cell.subject, cell.counterpart, int(cell.dimension)
+        by_key[(destination, source)][bucket] += cell.value
+        by_key[(destination, "")][bucket] += cell.value
+    return [
+        Cell(metric, business_day, destination, source, granularity, nearest_rank_bound(h, p))
+        for (destination, source), h in sorted(by_key.items())
+        for metric, p in PERCENTILE_METRICS.items()
+    ]

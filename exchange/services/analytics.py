@@ -23,10 +23,12 @@ from exchange.domain.metrics import (
     PERIOD_PATTERN,
     PROGRAMME_REPORTERS_MIN,
     Cell,
+    Granularity,
     Kind,
     Metric,
     MetricsRepository,
     ProgrammeReport,
+    bucket_start,
     month_of,
     parse_period,
 )
@@ -53,7 +55,9 @@ def fold_day(
     transfers = metrics.completed_transfers(business_day)
     grants = metrics.grants(window)
     replace = metrics.replace_cells
-    replace(business_day, rollup.TRANSFER_METRICS, rollup.transfer_cells(business_day, transfers))
+    volume = rollup.transfer_cells(business_day, transfers)
+    replace(business_day, rollup.TRANSFER_METRICS, volume)
+    _fold_time_to_credit(metrics, day, [c for c in volume if c.metric == "ttc_bucket"])
     outcomes = rollup.outcome_cells(business_day, metrics.resolutions(window))
     replace(business_day, rollup.OUTCOME_METRICS, outcomes)
     replace(
@@ -71,6 +75,24 @@ def fold_day(
     _fold_cohorts(metrics, business_day)
     metrics.mark_folded(business_day, at_us)
     log.info("metrics of business day %s rolled up", business_day)
+
+
+def _fold_time_to_credit(metrics: MetricsRepository, day: date, histogram: list[Cell]) -> None:
+    """Percentiles of the day, and of its week and month so far (histograms kept per week and
+    month, each day's added once), so no series merges histograms."""
+    names = list(rollup.PERCENTILE_METRICS)
+    metrics.replace_cells(
+        day.isoformat(), names, rollup.percentile_cells(day.isoformat(), "day", histogram), "day"
+    )
+    for granularity in (Granularity.WEEK, Granularity.MONTH):
+        start = bucket_start(day, granularity).isoformat()
+        metric = rollup.HISTOGRAM_METRICS[granularity.value]
+        merged = rollup.merged_histograms(
+            [*metrics.cells([metric], start, start), *histogram], metric, start
+        )
+        metrics.replace_cells(start, [metric], merged)
+        cells = rollup.percentile_cells(start, granularity.value, merged)
+        metrics.replace_cells(start, names, cells, granularity.value)
 
 
 def _fold_held(
@@ -128,7 +150,11 @@ def metric_series(
     first = period.start - timedelta(days=metric.window_days)
     if metric.kind is Kind.COHORT:
         first = period.start.replace(day=1)
-    cells = metrics.cells(metric.stored, first.isoformat(), period.end.isoformat())
+    if metric.kind is Kind.PERCENTILE:
+        first = bucket_start(period.start, period.granularity)
+    # A partner's view reads its own cells only: every release decision about a cell it may
+    # see depends on cells of the same partner (docs/metrics.md), never on others'.
+    cells = metrics.cells(metric.stored, first.isoformat(), period.end.isoformat(), viewer)
     folded = metrics.folded_days(period.start.isoformat(), period.end.isoformat())
     series = build_series(metric, period, cells, folded, viewer, query.counterpart_partner_id)
     return metric, series

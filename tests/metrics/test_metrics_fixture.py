@@ -113,6 +113,11 @@ def test_time_to_credit_percentiles_per_destination(coalition_engine: Engine) ->
     assert series(e, "time_to_credit_p95_ms")[(H, "", "")] == days(10000, 60000)
     assert series(e, "time_to_credit_p50_ms", "week")[(H, "", "")] == [("2026-03-02", 2000, False)]
     assert series(e, "time_to_credit_p95_ms")[(S, "", "")] == days(5000, None)
+    # Skyway sees harbor's figure over skyway's own transfers, and its own figure whole.
+    assert series(e, "time_to_credit_p50_ms", viewer=S) == {
+        (H, S, ""): days(2000, 60000),
+        (S, "", ""): days(5000, None),
+    }
 
 
 def test_link_growth_and_linked_members(coalition_engine: Engine) -> None:

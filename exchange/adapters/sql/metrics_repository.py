@@ -10,7 +10,7 @@ from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from typing import cast
 
-from sqlalchemy import Table, delete, func, select, tuple_
+from sqlalchemy import Table, delete, func, or_, select, tuple_
 from sqlalchemy.orm import Session
 
 from exchange.adapters.sql.bulk import insert_rows
@@ -248,18 +248,16 @@ class SqlMetricsRepository:
         ]
         insert_rows(self.session, CELLS, rows)
 
-    def cells(self, metrics: Sequence[str], first_day: str, last_day: str) -> list[Cell]:
-        rows = self.session.execute(
-            select(CELLS).where(
-                CELLS.c.metric.in_(list(metrics)),
-                CELLS.c.business_day >= first_day,
-                CELLS.c.business_day <= last_day,
-            )
-        )
-        return [
-            Cell(r.metric, r.business_day, r.subject, r.counterpart, r.dimension, r.value)
-            for r in rows
-        ]
+    def cells(
+        self, metrics: Sequence[str], first_day: str, last_day: str, party: str | None = None
+    ) -> list[Cell]:
+        c = CELLS.c
+        statement = select(
+            c.metric, c.business_day, c.subject, c.counterpart, c.dimension, c.value
+        ).where(c.metric.in_(list(metrics)), c.business_day.between(first_day, last_day))
+        if party is not None:
+            statement = statement.where(or_(c.subject == party, c.counterpart == party))
+        return [Cell(*row) for row in self.session.execute(statement).all()]
 
     def folded_days(self, first_day: str, last_day: str) -> list[str]:
         d = MetricDayRow
