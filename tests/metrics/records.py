@@ -27,6 +27,18 @@ SECOND_US = 1_000_000
 DAY_US = 86_400 * SECOND_US
 PARTNERS = ("skyway", "harbor", "orbit")
 CALENDAR = CoalitionCalendar()  # UTC, midnight cut-off
+TRANSFER_DEFAULTS: dict[str, object] = {
+    "source_ppid": "pp_x",
+    "destination_ppid": "pp_y",
+    "bonus_points": 0,
+    "currency": "USD",
+    "fee_minor": 0,
+    "agreement_id": "rt_1",
+    "agreement_version": 1,
+    "quote_id": None,
+    "original_transfer_id": None,
+    "reject_reason": "",
+}
 
 
 def noon_us(day: date) -> int:
@@ -125,37 +137,24 @@ class Records:
             if state == "completed" and resolved is not None
             else None
         )
-        self._insert(
-            TransferRow,
-            [
-                {
-                    "transfer_id": transfer_id,
-                    "kind": kind,
-                    "state": state,
-                    "source_partner_id": pair[0],
-                    "destination_partner_id": pair[1],
-                    "cmid": cmid,
-                    "source_ppid": "pp_x",
-                    "destination_ppid": "pp_y",
-                    "source_points": points[0],
-                    "destination_points": points[1],
-                    "bonus_points": 0,
-                    "currency": "USD",
-                    "settlement_amount_minor": amount,
-                    "fee_minor": 0,
-                    "agreement_id": "rt_1",
-                    "agreement_version": 1,
-                    "quote_id": None,
-                    "original_transfer_id": None,
-                    "created_at_us": created_us,
-                    "timeout_at_us": created_us + 900 * SECOND_US,
-                    "resolved_at_us": resolved,
-                    "void_reason": void_reason,
-                    "reject_reason": "",
-                    "business_day": business_day,
-                }
-            ],
-        )
+        row = {
+            **TRANSFER_DEFAULTS,
+            "transfer_id": transfer_id,
+            "kind": kind,
+            "state": state,
+            "source_partner_id": pair[0],
+            "destination_partner_id": pair[1],
+            "cmid": cmid,
+            "source_points": points[0],
+            "destination_points": points[1],
+            "settlement_amount_minor": amount,
+            "created_at_us": created_us,
+            "timeout_at_us": created_us + 900 * SECOND_US,
+            "resolved_at_us": resolved,
+            "void_reason": void_reason,
+            "business_day": business_day,
+        }
+        self._insert(TransferRow, [row])
         return transfer_id
 
     def quote(self, pair: tuple[str, str], cmid: str, created_us: int, *, used: bool) -> None:
