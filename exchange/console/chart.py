@@ -30,10 +30,13 @@ class Chart:
     width: int
     height: int
     summary: str  # the chart's accessible name: what a screen reader says for it
+    first_day: str
+    last_day: str
 
 
-def net_chart(points: list[ChartPoint], currency: str, span_days: int) -> Chart:
+def net_chart(every_day: list[ChartPoint], currency: str, span_days: int) -> Chart:
     plot = CHART_HEIGHT_PX - 2 * CHART_PADDING_PX
+    points = [p for p in every_day if p.settled]
     largest = max([abs(p.net_minor) for p in points] + [1])
     has_negative = any(p.net_minor < 0 for p in points)
     has_positive = any(p.net_minor > 0 for p in points)
@@ -44,9 +47,11 @@ def net_chart(points: list[ChartPoint], currency: str, span_days: int) -> Chart:
         zero_y, scale_px = CHART_PADDING_PX, plot
     else:
         zero_y, scale_px = CHART_PADDING_PX + plot, plot
-    step = (CHART_WIDTH_PX - 2 * CHART_PADDING_PX) // max(len(points), 1)
+    step = (CHART_WIDTH_PX - 2 * CHART_PADDING_PX) // max(len(every_day), 1)
     bars = []
-    for index, point in enumerate(points):
+    for index, point in enumerate(every_day):
+        if not point.settled:
+            continue
         height = abs(point.net_minor) * scale_px // largest
         negative = point.net_minor < 0
         bars.append(
@@ -60,7 +65,9 @@ def net_chart(points: list[ChartPoint], currency: str, span_days: int) -> Chart:
             )
         )
     summary = _summary(points, currency, span_days)
-    return Chart(bars, zero_y, CHART_WIDTH_PX, CHART_HEIGHT_PX, summary)
+    first = every_day[0].business_day if every_day else ""
+    last = every_day[-1].business_day if every_day else ""
+    return Chart(bars, zero_y, CHART_WIDTH_PX, CHART_HEIGHT_PX, summary, first, last)
 
 
 def _summary(points: list[ChartPoint], currency: str, span_days: int) -> str:

@@ -131,16 +131,22 @@ def nets_sum_to_zero(session: Session, business_day: str) -> dict[str, bool]:
 class ChartPoint:
     business_day: str
     net_minor: int
+    settled: bool
 
 
 def net_history(
     session: Session, days: list[str], partner_id: str, currency: str
 ) -> list[ChartPoint]:
-    """The partner's net per settled day, oldest first (the chart's x axis)."""
+    """One point per calendar day, oldest first (the chart's x axis); a day not settled (yet)
+    has no position and draws no bar."""
+    settled = {day.business_day for day in settled_days(session, days)}
     points = []
-    for day in reversed(settled_days(session, days)):
-        own = statements.own_position(session, partner_id, day.business_day, currency)
-        points.append(ChartPoint(day.business_day, own.net_minor if own is not None else 0))
+    for business_day in reversed(days):
+        if business_day not in settled:
+            points.append(ChartPoint(business_day, 0, False))
+            continue
+        own = statements.own_position(session, partner_id, business_day, currency)
+        points.append(ChartPoint(business_day, own.net_minor if own is not None else 0, True))
     return points
 
 

@@ -187,7 +187,7 @@ def _chart(
     points = finance.net_history(uow.session, days, chart_partner, currency)
     return {
         "chart": net_chart(points, currency, span),
-        "chart_points": points,
+        "chart_points": [p for p in points if p.settled],
         "chart_partner": chart_partner,
         "chart_currency": currency,
         "span": span,
