@@ -16,6 +16,7 @@ from pathlib import Path
 from sqlalchemy import Engine
 
 from exchange.adapters.sql.engine import create_database_engine
+from exchange.adapters.sql.tables import Base
 from exchange.console import tables
 from exchange.demo_setup import DEMO_BANK_ACCOUNTS
 from exchange.services.statements import StatementLine
@@ -43,7 +44,7 @@ DEMO_S_MAX = 180
 def ensure_console_tables(engine: Engine) -> None:
     """Migration 0005 creates these; created here too (if missing) so the tests do not depend
     on the order other revisions land in."""
-    tables.Base.metadata.create_all(engine, tables=[m.__table__ for m in CONSOLE_TABLES])  # type: ignore[misc]
+    Base.metadata.create_all(engine, tables=[model.__table__ for model in CONSOLE_TABLES])
 
 
 def free_port() -> int:

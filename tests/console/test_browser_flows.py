@@ -11,6 +11,7 @@ from pathlib import Path
 
 from playwright.sync_api import Locator, Page, expect
 
+from settlement.model import TransferRecord
 from tests.console.pages import log_in, screenshot
 from tests.console.support import DemoHub, count_rows, run, statement_lines
 
@@ -140,7 +141,7 @@ def test_an_upload_produces_every_break_kind_and_a_repeat_changes_nothing(
     assert count_rows(hub, "reconciliations") == before[0]
 
 
-def _directions(hub: DemoHub, partner: str, day: str) -> tuple[object, object]:
+def _directions(hub: DemoHub, partner: str, day: str) -> tuple[TransferRecord, TransferRecord]:
     lines = statement_lines(hub, partner, day)
     payable = next(line.record for line in lines if line.payable)
     receivable = next(line.record for line in lines if not line.payable)

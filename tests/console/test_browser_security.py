@@ -8,7 +8,7 @@ from __future__ import annotations
 import re
 
 import pytest
-from axe_playwright_python.sync_playwright import Axe
+from axe_playwright_python.sync_playwright import Axe  # type: ignore[import-untyped]
 from playwright.sync_api import Browser, Page, expect
 
 from tests.console.pages import log_in, screenshot
@@ -81,15 +81,15 @@ def test_a_partner_tampering_with_urls_and_forms_gets_the_plain_404(
         response = harbor.goto(path)
         assert response is not None and response.status == 404, path
         assert harbor.locator("main").inner_text() == plain_404, path
-    forms = {
+    forms: dict[str, dict[str, str | float | bool]] = {
         "/disputes": {"business_day": second, "transfer_id": line.record.transfer_id,
                       "claimed_amount": "9.00", "reason": "not mine"},
         f"{dispute_path}/resolve": {"decision": "accept", "reason": "not mine"},
         "/reconciliation": {"business_day": first, "partner": "skyway"},
     }  # fmt: skip
     for path, fields in forms.items():
-        response = harbor.request.post(path, form=fields, headers={"origin": console_url})
-        assert response.status == 404, path
+        posted = harbor.request.post(path, form=fields, headers={"origin": console_url})
+        assert posted.status == 404, path
     page.goto(dispute_path)
     expect(page.locator(".state")).to_have_text("open")  # the tampered accept did nothing
     harbor.close()
@@ -128,7 +128,7 @@ def test_logout_revokes_the_session_even_for_a_kept_cookie(
     assert cookie["httpOnly"] and cookie["sameSite"] == "Lax"
     page.get_by_role("button", name="Log out").click()
     replay = browser.new_context(base_url=console_url)
-    replay.add_cookies([cookie])
+    replay.add_cookies([cookie])  # type: ignore[list-item]
     stale = replay.new_page()
     stale.goto("/runs")
     expect(stale.get_by_role("heading", name="Log in")).to_be_visible()
