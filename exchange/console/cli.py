@@ -31,6 +31,14 @@ def add_console_commands(commands: Any) -> None:
         action="store_true",
         help="mark cookies Secure although TLS ends at a proxy in front",
     )
+    console.add_argument(
+        "--demo",
+        action="store_true",
+        help="the demo coalition: one login per role (printed), the demo bank accounts",
+    )
+    console.add_argument(
+        "--home", type=Path, default=Path(".coalition"), help="demo directory (--demo)"
+    )
     user = console.add_subparsers(dest="console").add_parser("user", help="console users")
     add = user.add_subparsers(dest="console_user", required=True).add_parser(
         "add", help="create a console user"
@@ -92,6 +100,8 @@ def cmd_console(args: argparse.Namespace) -> None:
     if bool(args.tls_cert) != bool(args.tls_key):
         raise _command_error("--tls-cert and --tls-key go together")
     engine = create_database_engine(settings.database_url)
+    if args.demo:
+        banks = banks or _demo_setup(engine, args.home, f"http://{host}:{port}/")
     app = create_app(
         ConsoleSettings(
             engine, hub_key, settings.calendar, banks, secure_cookies=args.secure_cookies
@@ -111,6 +121,18 @@ def cmd_console(args: argparse.Namespace) -> None:
         )
     finally:
         engine.dispose()
+
+
+def _demo_setup(engine: Any, home: Path, url: str) -> Any:
+    """Prints the demo logins; returns the demo's bank accounts."""
+    from exchange.console.demo_users import ensure_demo_users
+    from exchange.demo_setup import DEMO_BANK_ACCOUNTS
+
+    print(f"finance console: {url}")
+    for username, role, partner, password in ensure_demo_users(engine, home):
+        scope = partner or "every partner"
+        print(f"  {role.value:<8} {scope:<13} user {username:<15} password {password}")
+    return DEMO_BANK_ACCOUNTS
 
 
 def _password(args: argparse.Namespace) -> str:
