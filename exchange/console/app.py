@@ -106,7 +106,7 @@ class Console:
         if at_us is None:
             return ""
         moment = datetime.fromtimestamp(at_us / MICROSECONDS, UTC).astimezone(self.calendar.zone)
-        return moment.strftime("%Y-%m-%d %H:%M %Z")
+        return moment.strftime("%Y-%m-%d %H:%M:%S %Z")
 
     def principal(self, request: Request, uow: SqlUnitOfWork) -> auth.Principal:
         token = request.cookies.get(SESSION_COOKIE, "")
