@@ -11,7 +11,7 @@ import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date, timedelta
-from typing import Protocol
+from typing import NamedTuple, Protocol
 
 from exchange.domain.errors import FieldChecks
 
@@ -225,11 +225,12 @@ def time_to_credit_bucket(duration_us: int) -> int:
     return len(TIME_TO_CREDIT_BOUNDS_MS) - 1
 
 
-@dataclass(frozen=True)
-class Cell:
-    """One stored day figure. `subject` is a partner, or COALITION; `counterpart` the other
-    partner of a pair ("" for one-partner cells); `dimension` a currency, canonical level,
-    histogram bucket or months-since ("" when none)."""
+class Cell(NamedTuple):
+    """One stored day figure, a named tuple because a series reads thousands of them.
+
+    `subject` is a partner, or COALITION; `counterpart` the other partner of a pair ("" for
+    one-partner cells); `dimension` a currency, canonical level, histogram bucket or
+    months-since ("" when none)."""
 
     metric: str
     business_day: str

@@ -15,6 +15,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, timedelta
 from decimal import ROUND_HALF_EVEN, Decimal
+from typing import NamedTuple
 
 from exchange.domain.metrics import (
     COALITION,
@@ -35,8 +36,7 @@ SeriesKey = tuple[str, str, str]  # subject, counterpart, dimension
 Value = int | Decimal | None
 
 
-@dataclass(frozen=True)
-class Point:
+class Point(NamedTuple):
     start_date: date
     value: Value
     suppressed: bool = False
