@@ -140,14 +140,15 @@ class SqlMetricsRepository:
             select(PpidRow.cmid, PpidRow.partner_id).where(PpidRow.cmid.in_(linked))
         )
         brands: defaultdict[str, set[str]] = defaultdict(set)
-        for cmid, partner in rows:
+        for cmid, partner in rows.all():
             brands[cmid].add(partner)
         return {cmid: frozenset(found) for cmid, found in brands.items()}
 
     def link_snapshot(self) -> dict[str, dict[str, str]]:
         snapshot: defaultdict[str, dict[str, str]] = defaultdict(dict)
-        for row in self.session.execute(select(LINKS)):
-            snapshot[row.cmid][row.partner_id] = row.linked_day
+        columns = select(LINKS.c.cmid, LINKS.c.partner_id, LINKS.c.linked_day)
+        for cmid, partner, day in self.session.execute(columns).all():
+            snapshot[cmid][partner] = day
         return dict(snapshot)
 
     def save_link_snapshot(
