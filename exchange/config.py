@@ -27,6 +27,12 @@ TRANSFER_TIMEOUT_S_DEFAULT = 15 * 60
 SETTLEMENT_DELAY_S_DEFAULT = 5 * 60
 SHUTDOWN_GRACE_S_DEFAULT = 10
 SERVICE_NAME_DEFAULT = "coalition-exchange"
+# A partner needs one Subscribe stream, a few while it reconnects; the hub-wide cap bounds
+# memory and file descriptors of one process.
+STREAMS_PER_PARTNER_MAX_DEFAULT = 4
+STREAMS_MAX_DEFAULT = 2_000
+STREAM_KEEPALIVE_S_DEFAULT = 30
+STREAM_KEEPALIVE_TIMEOUT_S_DEFAULT = 10
 
 ENVIRONMENT_NAMES = {
     "database_url": "COALITION_DATABASE_URL",
@@ -44,6 +50,9 @@ ENVIRONMENT_NAMES = {
     "settlement_delay_s": "COALITION_SETTLEMENT_DELAY_S",
     "rate_limit_per_s": "COALITION_RATE_LIMIT_PER_S",
     "rate_limit_burst": "COALITION_RATE_LIMIT_BURST",
+    "streams_per_partner_max": "COALITION_STREAMS_PER_PARTNER_MAX",
+    "streams_max": "COALITION_STREAMS_MAX",
+    "stream_keepalive_s": "COALITION_STREAM_KEEPALIVE_S",
     # The OpenTelemetry standard names: one collector for traces and metrics, and our name.
     "otlp_endpoint": "OTEL_EXPORTER_OTLP_ENDPOINT",
     "service_name": "OTEL_SERVICE_NAME",
@@ -72,6 +81,13 @@ class Settings:
     # Each partner's calls: sustained per second, and the burst a full bucket allows.
     rate_limit_per_s: int = RATE_LIMIT_PER_S_DEFAULT
     rate_limit_burst: int = RATE_LIMIT_BURST_DEFAULT
+    # Concurrent Subscribe streams: per partner, and for one hub process.
+    streams_per_partner_max: int = STREAMS_PER_PARTNER_MAX_DEFAULT
+    streams_max: int = STREAMS_MAX_DEFAULT
+    # Every connection is pinged after this long without traffic; a peer that does not answer
+    # within the timeout is gone, and its streams end.
+    stream_keepalive_s: int = STREAM_KEEPALIVE_S_DEFAULT
+    stream_keepalive_timeout_s: int = STREAM_KEEPALIVE_TIMEOUT_S_DEFAULT
     # Where spans and metrics go (an OTLP/gRPC collector, http:// or https://); None: nowhere,
     # and the hub installs no instrumentation at all.
     otlp_endpoint: str | None = None
@@ -119,6 +135,10 @@ class Settings:
             raise ValueError("settlement_delay_s must not be negative")
         if self.rate_limit_per_s < 1 or self.rate_limit_burst < 1:
             raise ValueError("rate_limit_per_s and rate_limit_burst must be at least 1")
+        if self.streams_per_partner_max < 1 or self.streams_max < self.streams_per_partner_max:
+            raise ValueError("streams_per_partner_max must be at least 1 and within streams_max")
+        if self.stream_keepalive_s < 1 or self.stream_keepalive_timeout_s < 1:
+            raise ValueError("stream_keepalive_s and its timeout must be at least 1 second")
         try:
             ZoneInfo(self.time_zone)
         except (ZoneInfoNotFoundError, ValueError):
@@ -154,6 +174,10 @@ def _typed(values: dict[str, Any]) -> dict[str, Any]:
         "settlement_delay_s",
         "rate_limit_per_s",
         "rate_limit_burst",
+        "streams_per_partner_max",
+        "streams_max",
+        "stream_keepalive_s",
+        "stream_keepalive_timeout_s",
     ):
         if name in typed:
             try:

@@ -195,11 +195,26 @@ def test_malformed_header_is_refused(
     assert_refused_identically(call_raw(channel, valid.method, valid.body, metadata))
 
 
-def test_state_changing_call_without_idempotency_key_is_refused(
+def test_state_changing_call_without_idempotency_key_says_so(
     coalition: TestCoalition, channel: grpc.Channel
 ) -> None:
     body = partner_pb2.RevokeKeyRequest(key_id=coalition.keys["skyway"].key_id).SerializeToString()
     request = SignedRequest(REVOKE_KEY, body, "skyway", coalition.keys["skyway"], AUDIENCE)
+    before = table_snapshot(coalition.hub.engine, exclude=REPLAY_BOOKKEEPING)
+    outcome = send(channel, request)
+    assert outcome.code is grpc.StatusCode.INVALID_ARGUMENT
+    assert outcome.reason == "IDEMPOTENCY_KEY_MISSING"
+    assert "cx-idempotency-key" in outcome.message
+    assert table_snapshot(coalition.hub.engine, exclude=REPLAY_BOOKKEEPING) == before
+    # The nonce is spent: the same signed bytes cannot be replayed.
+    assert send(channel, request).reason == "UNAUTHENTICATED"
+
+
+def test_a_forged_call_without_idempotency_key_learns_nothing(
+    coalition: TestCoalition, channel: grpc.Channel
+) -> None:
+    body = partner_pb2.RevokeKeyRequest(key_id=coalition.keys["skyway"].key_id).SerializeToString()
+    request = SignedRequest(REVOKE_KEY, body, "skyway", coalition.keys["orbit"], AUDIENCE)
     before = table_snapshot(coalition.hub.engine)
     assert_refused_identically(send(channel, request))
     assert table_snapshot(coalition.hub.engine) == before

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Iterator
-from concurrent.futures import ThreadPoolExecutor
 
 import grpc
 import pytest
@@ -18,7 +17,9 @@ from coalition.v1 import partner_pb2
 from exchange.adapters.clock import SystemClock
 from exchange.adapters.sql.unit_of_work import SqlUnitOfWorkFactory
 from exchange.api.pipeline import READ_ONLY, CallContext, PipelineSettings, RequestPipeline
-from exchange.api.registry import SignedServicesHandler, rpc
+from exchange.api.registry import rpc
+from exchange.api.server import build_server
+from exchange.config import Settings
 from exchange.domain.partners import PartnerKind
 from exchange.services import partners
 from partners.sdk import HubConnection, HubError, RetryPolicy
@@ -205,10 +206,10 @@ def partial_hub(engine: Engine) -> Iterator[tuple[HubConnection, grpc.Channel]]:
         SystemClock(),
         hub_key,
     )
-    handler = SignedServicesHandler(pipeline, [(PARTNER_SERVICE, PartialPartnerServicer())])
-    server = grpc.server(ThreadPoolExecutor(max_workers=4))
-    server.add_generic_rpc_handlers((handler,))
-    port = server.add_insecure_port("127.0.0.1:0")
+    settings = Settings.load(environ={}, listen_address="127.0.0.1:0", worker_threads=4)
+    server, _health, port = build_server(
+        settings, pipeline, [(PARTNER_SERVICE, PartialPartnerServicer())]
+    )
     server.start()
     target = f"127.0.0.1:{port}"
     connection = connect(

@@ -8,6 +8,7 @@ and never a ppid.
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -43,6 +44,8 @@ from tests.support.transfer_setup import (
 )
 
 DAY_S = 24 * 3600
+SPAN_WAIT_S_MAX = 5.0
+UNKNOWN_TRANSFER_ID = "tr_" + "0" * 24
 
 
 @dataclass
@@ -117,6 +120,21 @@ def server_span(spans: Sequence[ReadableSpan], method: str) -> ReadableSpan:
     return found[0]
 
 
+def finished_spans(exporter: InMemorySpanExporter, method: str) -> Sequence[ReadableSpan]:
+    """The finished spans once `method`'s server span is among them.
+
+    grpc.aio sends a refusal's status before the handler (and the server span around it)
+    has unwound, so the caller can be told before the span ends.
+    """
+    deadline = time.monotonic() + SPAN_WAIT_S_MAX
+    while time.monotonic() < deadline:
+        spans = exporter.get_finished_spans()
+        if any(s.kind is SpanKind.SERVER and s.name == method for s in spans):
+            return spans
+        time.sleep(0.01)
+    return exporter.get_finished_spans()
+
+
 def reaches(span: ReadableSpan, root: ReadableSpan, by_id: dict[int, ReadableSpan]) -> bool:
     """Whether following parents from `span` arrives at `root`."""
     current: ReadableSpan | None = span
@@ -144,7 +162,7 @@ def test_a_transfer_is_one_span_tree_from_rpc_to_sql(observed: Observed) -> None
 
     transfer_id = create_transfer(pending.skyway, pending.quote)
 
-    spans = observed.spans.get_finished_spans()
+    spans = finished_spans(observed.spans, CREATE_TRANSFER)
     root = server_span(spans, CREATE_TRANSFER)
     assert root.parent is None
     # Nothing else ran meanwhile: every span of the call is in the RPC's one tree.
@@ -172,7 +190,7 @@ def test_a_confirmation_is_its_own_tree_carrying_the_transfer_id(observed: Obser
 
     confirm(pending.harbor, transfer_id)
 
-    spans = observed.spans.get_finished_spans()
+    spans = finished_spans(observed.spans, CONFIRM_CREDIT)
     root = server_span(spans, CONFIRM_CREDIT)
     assert root.parent is None
     assert (root.attributes or {})[names.TRANSFER_ID] == transfer_id
@@ -195,22 +213,23 @@ def test_a_refused_call_logs_its_ids_and_its_span_says_why(
     ):
         skyway.call(
             EXCHANGE + "GetTransfer",
-            xpb.GetTransferRequest(transfer_id="tr_unknown"),
+            xpb.GetTransferRequest(transfer_id=UNKNOWN_TRANSFER_ID),
             xpb.GetTransferResponse,
             changes_state=False,
         )
 
     assert refused.value.code is grpc.StatusCode.NOT_FOUND
-    span = server_span(observed.spans.get_finished_spans(), EXCHANGE + "GetTransfer")
+    spans = finished_spans(observed.spans, EXCHANGE + "GetTransfer")
+    span = server_span(spans, EXCHANGE + "GetTransfer")
     trace_id = format_trace_id(span.context.trace_id)
     attributes = span.attributes or {}
     assert attributes[names.GRPC_STATUS_CODE] == grpc.StatusCode.NOT_FOUND.value[0]
-    assert attributes[names.TRANSFER_ID] == "tr_unknown"
+    assert attributes[names.TRANSFER_ID] == UNKNOWN_TRANSFER_ID
     lines = [r for r in caplog.records if "refused" in r.getMessage()]
     assert len(lines) == 1
     line = lines[0]
     assert getattr(line, "trace_id", None) == trace_id
-    for expected in (f"trace={trace_id}", "partner=skyway", "transfer=tr_unknown"):
+    for expected in (f"trace={trace_id}", "partner=skyway", f"transfer={UNKNOWN_TRANSFER_ID}"):
         assert expected in line.getMessage()
     assert str(attributes[names.REQUEST_ID]) in line.getMessage()
 

@@ -380,7 +380,8 @@ def test_many_members_moving_points_both_ways_between_two_partners_at_once(
     connections = {"skyway": skyway, "harbor": harbor}
 
     def journey(source: str, destination: str, ppid: str, reverse: bool) -> list[Outcome]:
-        """Quote, transfer, confirm; every other one is then reversed and the reversal confirmed."""
+        """Quote, transfer, confirm; every other one is then reversed by its source and the
+        reversal confirmed by its destination."""
         src, dst = connections[source], connections[destination]
         steps: list[Outcome] = []
         quote = quote_id(src, ppid, destination, 2000)
@@ -404,8 +405,9 @@ def test_many_members_moving_points_both_ways_between_two_partners_at_once(
             )
         )
         if reverse and steps[-1].ok:
+            # The source asks for the reversal; the destination confirms it (DESIGN §3.4.5).
             reversal = sdk_outcome(
-                dst,
+                src,
                 EXCHANGE + "CreateReversal",
                 xpb.CreateReversalRequest(transfer_id=transfer_id),
                 xpb.CreateReversalResponse,
@@ -528,7 +530,7 @@ def test_one_transfer_reversed_by_several_callers_at_once_is_reversed_once(
     outcomes = all_at_once(
         [
             lambda: sdk_outcome(
-                harbor,
+                skyway,
                 EXCHANGE + "CreateReversal",
                 xpb.CreateReversalRequest(transfer_id=transfer_id),
                 xpb.CreateReversalResponse,

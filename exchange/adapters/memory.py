@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import threading
 import uuid
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Collection, Iterable, Sequence
 from dataclasses import replace
 from typing import TYPE_CHECKING, TypeVar
 
@@ -14,12 +14,12 @@ from exchange.adapters.memory_exchange import (
     InMemoryRateAgreementRepository,
     InMemoryTransferRepository,
 )
-from exchange.adapters.memory_metrics import InMemoryMetricsRepository
 from exchange.adapters.memory_members import (
     InMemoryMemberRepository,
     InMemoryMemberVault,
     InMemoryTierRepository,
 )
+from exchange.adapters.memory_metrics import InMemoryMetricsRepository
 from exchange.adapters.memory_store import InMemoryStore
 from exchange.domain.events import FeedEvent, FeedPosition, StoredEvent
 from exchange.domain.partners import KeyState, Partner, PartnerKey
@@ -190,6 +190,10 @@ class InMemoryEventFeed:
         position = self._store.feeds.get(partner_id)
         assert position is not None, f"partner {partner_id} has no feed"
         return position
+
+    def last_sequences(self, partner_ids: Collection[str]) -> dict[str, int]:
+        feeds = self._store.feeds
+        return {p: feeds[p].last_sequence for p in partner_ids if p in feeds}
 
     def acknowledge(self, partner_id: str, up_to_sequence: int) -> None:
         position = self._store.feeds.get(partner_id)

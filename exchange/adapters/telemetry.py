@@ -23,7 +23,7 @@ import grpc
 from google.protobuf.descriptor import FieldDescriptor
 from google.protobuf.message import Message
 from opentelemetry import metrics, trace
-from opentelemetry.instrumentation.grpc import filters, server_interceptor
+from opentelemetry.instrumentation.grpc import aio_server_interceptor, filters
 from opentelemetry.instrumentation.sqlalchemy.engine import EngineTracer
 from opentelemetry.instrumentation.utils import suppress_instrumentation
 from opentelemetry.sdk.metrics import MeterProvider as SdkMeterProvider
@@ -36,9 +36,9 @@ from exchange.domain.errors import DomainError
 from exchange.domain.transfers import TransferState
 
 if TYPE_CHECKING:
-    ServerInterceptor = grpc.ServerInterceptor[Any, Any]
+    ServerInterceptor = grpc.aio.ServerInterceptor[Any, Any]
 else:
-    ServerInterceptor = grpc.ServerInterceptor
+    ServerInterceptor = grpc.aio.ServerInterceptor
 
 log = logging.getLogger(__name__)
 
@@ -508,7 +508,7 @@ class HubTelemetry:
         checks and reflection would only add noise), or none when nothing records spans."""
         if self.telemetry.tracer_provider is None:
             return []
-        interceptor = server_interceptor(  # type: ignore[no-untyped-call]
+        interceptor = aio_server_interceptor(  # type: ignore[no-untyped-call]
             tracer_provider=self.telemetry.tracer_provider,
             filter_=filters.service_prefix(TRACED_SERVICES_PREFIX),
         )

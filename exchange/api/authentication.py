@@ -54,11 +54,22 @@ def _text(values: dict[str, str | bytes], key: str) -> str:
     return value
 
 
-def parse_signed_headers(metadata: Metadata, *, changes_state: bool) -> SignedHeaders:
+def request_nonce(metadata: Metadata) -> str:
+    """The call's cx-nonce if it carries exactly one well-formed nonce, else "".
+
+    A refusal is signed over it, so the caller can tie the refusal to its own request.
+    """
+    nonces = [value for key, value in metadata if key == wire.HEADER_NONCE]
+    if len(nonces) != 1 or not isinstance(nonces[0], str) or not wire.is_valid_nonce(nonces[0]):
+        return ""
+    return nonces[0]
+
+
+def parse_signed_headers(metadata: Metadata) -> SignedHeaders:
+    """The cx-* headers of a call. A state-changing call without an idempotency key is
+    refused later, once its signature has verified (IDEMPOTENCY_KEY_MISSING)."""
     values = _single_values(metadata)
     missing = [key for key in wire.REQUEST_HEADERS_REQUIRED if key not in values]
-    if changes_state and wire.HEADER_IDEMPOTENCY_KEY not in values:
-        missing.append(wire.HEADER_IDEMPOTENCY_KEY)
     if missing:
         raise AuthenticationFailure(f"missing headers {missing}")
     created = _text(values, wire.HEADER_CREATED)

@@ -79,7 +79,15 @@ STATUS_BY_CODE: dict[ErrorCode, grpc.StatusCode] = {
 }
 
 
-def _pack(message: error_details_pb2.ErrorInfo | error_details_pb2.BadRequest) -> any_pb2.Any:
+# How long a caller should wait before retrying an UNAVAILABLE answer.
+RETRY_DELAY_MS = 500
+
+
+def _pack(
+    message: error_details_pb2.ErrorInfo
+    | error_details_pb2.BadRequest
+    | error_details_pb2.RetryInfo,
+) -> any_pb2.Any:
     packed = any_pb2.Any()
     packed.Pack(message)
     return packed
@@ -105,6 +113,10 @@ def rich_status(error: DomainError) -> status_pb2.Status:
             ]
         )
         status.details.append(_pack(bad_request))
+    if status_code is grpc.StatusCode.UNAVAILABLE:
+        retry = error_details_pb2.RetryInfo()
+        retry.retry_delay.FromMilliseconds(RETRY_DELAY_MS)
+        status.details.append(_pack(retry))
     return status
 
 
@@ -122,6 +134,14 @@ def item_error(error: DomainError) -> common_pb2.ItemError:
 def unauthenticated() -> DomainError:
     """Every authentication failure looks exactly like this to the caller."""
     return DomainError(ErrorCode.UNAUTHENTICATED, UNAUTHENTICATED_MESSAGE)
+
+
+def database_unavailable() -> DomainError:
+    """The database connection was lost and the call could not be finished: retry it."""
+    return DomainError(
+        ErrorCode.DATABASE_UNAVAILABLE,
+        "the hub lost its database connection; retry with the same idempotency key",
+    )
 
 
 def internal() -> DomainError:

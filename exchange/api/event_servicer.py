@@ -2,18 +2,25 @@
 
 from __future__ import annotations
 
+import random
 import time
-from collections.abc import Iterator
+from collections.abc import AsyncIterator
 
 from coalition.v1 import event_pb2 as pb
 from exchange.adapters.feed_notifier import FeedNotifier
+from exchange.adapters.telemetry import quiet
 from exchange.api.event_codec import event_message
+from exchange.api.feed_watcher import FeedWatcher
 from exchange.api.pipeline import READ_ONLY, STATE_CHANGING, CallContext, StreamContext
 from exchange.api.registry import rpc
 from exchange.domain import limits
 from exchange.domain.errors import invalid
+from exchange.domain.events import StoredEvent
 from exchange.domain.ports import UnitOfWorkFactory
 from exchange.services import events
+
+# An idle stream reads its feed itself this often, in case a wake-up was missed.
+SUBSCRIBE_IDLE_CHECK_S = 30.0
 
 
 def _page_size(requested: int) -> int:
@@ -30,6 +37,7 @@ class EventServicer:
     def __init__(self, uow_factory: UnitOfWorkFactory, notifier: FeedNotifier) -> None:
         self.uow_factory = uow_factory
         self.notifier = notifier
+        self.watcher = FeedWatcher(uow_factory, notifier)
 
     @rpc("ListEvents", READ_ONLY)
     def list_events(
@@ -50,26 +58,39 @@ class EventServicer:
         return pb.AckEventsResponse(acked_sequence=acked)
 
     @rpc("Subscribe", READ_ONLY)
-    def subscribe(
+    async def subscribe(
         self, request: pb.SubscribeRequest, stream: StreamContext
-    ) -> Iterator[pb.SubscribeResponse]:
-        """Sends what is in the feed, then waits for more; ends when the caller or hub stops."""
-        position = self._start(stream.partner_id, _after(request))
+    ) -> AsyncIterator[pb.SubscribeResponse]:
+        """Sends what is in the feed, then waits for more; ends when the caller or hub stops.
+
+        Waiting costs no thread: this process's commits wake the stream at once, and the
+        feed watcher's one read for all streams finds what other hub processes appended.
+        """
+        position = await stream.run(self._start, stream.partner_id, _after(request))
         deadline = time.monotonic() + limits.SUBSCRIBE_STREAM_S_MAX
-        while stream.is_active() and not self.notifier.closed and time.monotonic() < deadline:
-            seen = self.notifier.version(stream.partner_id)
-            with self.uow_factory() as uow:
-                batch = uow.events.after(stream.partner_id, position, limits.EVENT_PAGE_SIZE_MAX)
-            for stored in batch:
-                yield pb.SubscribeResponse(event=event_message(stored))
-                position = stored.sequence
-            if not batch:
-                self.notifier.wait(stream.partner_id, seen, limits.SUBSCRIBE_POLL_S)
+        self.watcher.watch(stream.partner_id, stream.run)
+        try:
+            while not self.notifier.closed and time.monotonic() < deadline:
+                seen = self.notifier.version(stream.partner_id)
+                batch = await stream.run(self._after, stream.partner_id, position)
+                for stored in batch:
+                    yield pb.SubscribeResponse(event=event_message(stored))
+                    position = stored.sequence
+                if not batch:
+                    # A long wait: the watcher wakes the stream when its feed moves.
+                    wait_s = SUBSCRIBE_IDLE_CHECK_S * random.uniform(1.0, 1.5)
+                    await self.notifier.wait_async(stream.partner_id, seen, wait_s)
+        finally:
+            self.watcher.unwatch(stream.partner_id)
+
+    def _after(self, partner_id: str, position: int) -> list[StoredEvent]:
+        with quiet(), self.uow_factory() as uow:
+            return list(uow.events.after(partner_id, position, limits.EVENT_PAGE_SIZE_MAX))
 
     def _start(self, partner_id: str, after_sequence: int | None) -> int:
         if after_sequence is not None and after_sequence < 0:
             raise invalid("after_sequence", "must not be negative")
         if after_sequence is not None:
             return after_sequence
-        with self.uow_factory() as uow:
+        with quiet(), self.uow_factory() as uow:
             return uow.events.position(partner_id).acked_sequence

@@ -1,11 +1,12 @@
 """The request pipeline every coalition.v1 RPC runs through.
 
-grpc's Python ServerInterceptor sees only parsed messages, but the signature covers the bytes
-as sent, so the hub registers its methods with raw-bytes handlers and runs its cross-cutting
-steps here, in order: authenticate, replay check, idempotency, parse, call the servicer,
-store the idempotent response, sign the response, and map errors through the catalog.
-It also tells telemetry who called and which transfers the call touched: the official gRPC
-interceptor's server span is current in the thread that runs all of this.
+grpc's ServerInterceptor sees only parsed messages, but the signature covers the bytes as sent,
+so the hub registers its methods with raw-bytes handlers and runs its cross-cutting steps here,
+in order: authenticate, replay check, idempotency, parse, call the servicer, store the
+idempotent response, sign the answer, and map errors through the catalog. The pipeline knows
+no transport: it takes the call's metadata and returns an `Outcome` (response bytes or a
+refusal, with signed trailers either way), which the gRPC entrypoint (exchange/api/aio.py)
+sends. It also tells telemetry who called and which transfers the call touched.
 """
 
 from __future__ import annotations
@@ -13,86 +14,70 @@ from __future__ import annotations
 import hashlib
 import logging
 import uuid
-from collections.abc import Callable, Iterator, Mapping, Sequence
-from dataclasses import dataclass
-from typing import Any, NoReturn, cast
+from collections.abc import AsyncIterator, Callable, Sequence
 
-import grpc
 from google.protobuf.message import DecodeError, Message
 from grpc_status import rpc_status
 
 from coalition import wire
 from coalition.keys import SigningKey
-from exchange.adapters.sql.engine import run_with_retries
-from exchange.adapters.telemetry import ObservedRequest, RequestTelemetry, quiet, record_refusal
+from exchange.adapters.sql.engine import is_connection_lost, run_with_retries
+from exchange.adapters.telemetry import ObservedRequest, RequestTelemetry, record_refusal
 from exchange.api import catalog, message_checks
 from exchange.api.authentication import (
     AuthenticationFailure,
     SignedHeaders,
     check_fresh,
     parse_signed_headers,
+    request_nonce,
     verify_request,
 )
+from exchange.api.calls import (
+    HEADER_REQUEST_ID,
+    READ_ONLY,
+    STATE_CHANGING,
+    CallContext,
+    IncomingCall,
+    MethodPolicy,
+    OpenedStream,
+    Outcome,
+    PipelineSettings,
+    RpcMethod,
+    StreamContext,
+    Trailers,
+)
+from exchange.api.idempotency import (
+    idempotency_in_progress,
+    idempotency_key_missing,
+    replayed,
+    stored_response,
+)
 from exchange.api.peer_identity import partner_id_from_auth_context
-from exchange.domain.errors import DomainError, ErrorCode, invalid
+from exchange.domain.errors import DomainError, ErrorCode, InvalidArgument, invalid
 from exchange.domain.ports import Clock, StoredResponse, UnitOfWork, UnitOfWorkFactory
 from exchange.domain.rate_limits import PartnerRateLimiter
 
+# Re-exported: servicers and batches import these from here.
+__all__ = [
+    "HEADER_REQUEST_ID",
+    "READ_ONLY",
+    "STATE_CHANGING",
+    "CallContext",
+    "IncomingCall",
+    "MethodPolicy",
+    "OpenedStream",
+    "Outcome",
+    "PipelineSettings",
+    "RequestPipeline",
+    "RpcMethod",
+    "StoredResponse",
+    "StreamContext",
+    "idempotency_in_progress",
+    "replayed",
+    "serialized",
+]
+
 log = logging.getLogger(__name__)
-
-HEADER_REQUEST_ID = "cx-request-id"
-
-
-@dataclass(frozen=True)
-class MethodPolicy:
-    """What the pipeline demands of one method; every method must declare one."""
-
-    changes_state: bool
-
-
-READ_ONLY = MethodPolicy(changes_state=False)
-STATE_CHANGING = MethodPolicy(changes_state=True)
-
-
-@dataclass(frozen=True)
-class CallContext:
-    """What a servicer method gets besides its request: who calls, and the open transaction."""
-
-    partner_id: str
-    request_id: str
-    uow: UnitOfWork
-    # The call's own key ("" on read-only calls): a batch's entries may not reuse it.
-    idempotency_key: str = ""
-
-
-@dataclass(frozen=True)
-class StreamContext:
-    """What a server-streaming method gets: who calls, and whether the caller still listens.
-
-    It opens its own short units of work; a stream never holds a transaction open.
-    """
-
-    partner_id: str
-    request_id: str
-    is_active: Callable[[], bool]
-
-
-Implementation = Callable[[Any, Any], Any]
-
-
-@dataclass(frozen=True)
-class RpcMethod:
-    path: str
-    request_type: type[Message]
-    policy: MethodPolicy
-    implementation: Implementation
-    streaming: bool = False
-
-
-@dataclass(frozen=True)
-class PipelineSettings:
-    audience: str
-    require_client_certificate: bool
 
 
 class RequestPipeline:
@@ -112,34 +97,101 @@ class RequestPipeline:
         self.telemetry = telemetry or RequestTelemetry()
         self.rate_limiter = rate_limiter
 
-    def handle(self, method: RpcMethod, body: bytes, context: grpc.ServicerContext) -> bytes:
+    def handle(self, method: RpcMethod, body: bytes, incoming: IncomingCall) -> Outcome:
+        """Runs one unary call to its end; blocking, on a worker thread."""
         request_id = uuid.uuid4().hex
-        context.set_trailing_metadata(((HEADER_REQUEST_ID, request_id),))
+        headers: SignedHeaders | None = None
         with self.telemetry.request(method.path, request_id) as observed:
             try:
-                headers = parse_signed_headers(
-                    context.invocation_metadata(), changes_state=method.policy.changes_state
-                )
-                self._check_transport_identity(context, headers)
+                headers = self._headers(incoming)
                 admission = _Admission(self._admit)
                 response = run_with_retries(
                     lambda: self._execute(method, body, headers, observed, admission)
                 )
-            except AuthenticationFailure as failure:
-                observed.refused(catalog.unauthenticated())
-                log.warning("request %s refused: %s (%s)", observed, failure.reason, observed.ids)
-                abort(context, catalog.unauthenticated(), request_id)
-            except DomainError as error:
-                observed.refused(error)
-                log.info("request %s refused: %s (%s)", observed, error.code.value, observed.ids)
+            except Exception as failure:
+                error = self._refusal_for(failure, "request", observed, headers)
+                nonce = request_nonce(incoming.metadata)
+                return self.refusal(method.path, error, nonce, request_id)
+        assert headers is not None
+        trailers = self._signed_trailers(method, headers, response, request_id)
+        return Outcome(trailers, response=response)
+
+    def open_stream(
+        self, method: RpcMethod, body: bytes, incoming: IncomingCall
+    ) -> OpenedStream | Outcome:
+        """Authenticates a server-streaming call once up front; each message is self-signed."""
+        request_id = uuid.uuid4().hex
+        headers: SignedHeaders | None = None
+        with self.telemetry.request(method.path, request_id) as observed:
+            try:
+                headers = parse_signed_headers(incoming.metadata)
+                self._check_transport_identity(incoming, headers)
+                request = run_with_retries(
+                    lambda: self._authenticate_and_parse(method, body, headers)
+                )
+                observed.authenticated(headers.partner_id)
+            except Exception as failure:
+                error = self._refusal_for(failure, "stream", observed, headers)
+                nonce = request_nonce(incoming.metadata)
+                return self.refusal(method.path, error, nonce, request_id)
+        return OpenedStream(request, headers.partner_id, request_id, headers.nonce)
+
+    def stream_refusal(self, method_path: str, opened: OpenedStream, failure: Exception) -> Outcome:
+        """A refusal of an open stream (a cap, or a failure while it runs), signed."""
+        with self.telemetry.request(method_path, opened.request_id) as observed:
+            observed.authenticated(opened.partner_id)
+            error = self._refusal_for(failure, "stream", observed, None)
+        return self.refusal(method_path, error, opened.nonce, opened.request_id)
+
+    def refusal(self, method_path: str, error: DomainError, nonce: str, request_id: str) -> Outcome:
+        """The status for `error`, with the hub's signature over what the caller receives."""
+        status = rpc_status.to_status(catalog.rich_status(error))
+        record_refusal(status.code, error.code.value)
+        details = _status_details(status.trailing_metadata)
+        signed = wire.refusal_signing_bytes(
+            method=method_path,
+            audience=self.settings.audience,
+            nonce=nonce,
+            status_code=status.code.value[0],
+            status_details=details,
+        )
+        trailers = (
+            *status.trailing_metadata,
+            (HEADER_REQUEST_ID, request_id),
+            (wire.HEADER_KEY_ID, self.hub_key.key_id),
+            (wire.HEADER_SIGNATURE, self.hub_key.sign(signed)),
+        )
+        return Outcome(trailers, status=status.code, details=status.details)
+
+    def _headers(self, incoming: IncomingCall) -> SignedHeaders:
+        headers = parse_signed_headers(incoming.metadata)
+        self._check_transport_identity(incoming, headers)
+        return headers
+
+    def _refusal_for(
+        self,
+        failure: Exception,
+        kind: str,
+        observed: ObservedRequest,
+        headers: SignedHeaders | None,
+    ) -> DomainError:
+        """The catalog error a failure is answered with, logged by what it is."""
+        if isinstance(failure, AuthenticationFailure):
+            error = catalog.unauthenticated()
+            log.warning("%s %s refused: %s (%s)", kind, observed, failure.reason, observed.ids)
+        elif isinstance(failure, DomainError):
+            error = failure
+            log.info("%s %s refused: %s (%s)", kind, observed, error.code.value, observed.ids)
+            if headers is not None:
                 self._remember_nonce(headers)
-                abort(context, error, request_id)
-            except Exception:
-                observed.refused(catalog.internal())
-                log.exception("request %s failed (%s)", observed, observed.ids)
-                abort(context, catalog.internal(), request_id)
-        context.set_trailing_metadata(self._signed_trailers(method, headers, response, request_id))
-        return response
+        elif is_connection_lost(failure):
+            error = catalog.database_unavailable()
+            log.warning("%s %s: database connection lost (%s)", kind, observed, observed.ids)
+        else:
+            error = catalog.internal()
+            log.exception("%s %s failed (%s)", kind, observed, observed.ids)
+        observed.refused(error)
+        return error
 
     def _remember_nonce(self, headers: SignedHeaders) -> None:
         """An authenticated request that was refused still spends its nonce.
@@ -157,34 +209,6 @@ class RequestPipeline:
             run_with_retries(record)
         except Exception:
             log.exception("could not record the nonce of a refused request")
-
-    def handle_stream(
-        self, method: RpcMethod, body: bytes, context: grpc.ServicerContext
-    ) -> Iterator[bytes]:
-        """A server-streaming call: authenticated once up front; each message is self-signed."""
-        request_id = uuid.uuid4().hex
-        with self.telemetry.request(method.path, request_id) as observed:
-            try:
-                headers = parse_signed_headers(context.invocation_metadata(), changes_state=False)
-                self._check_transport_identity(context, headers)
-                request = run_with_retries(
-                    lambda: self._authenticate_and_parse(method, body, headers)
-                )
-                observed.authenticated(headers.partner_id)
-                stream = StreamContext(headers.partner_id, request_id, context.is_active)
-                yield from _quietly(method.implementation(request, stream), observed)
-            except AuthenticationFailure as failure:
-                observed.refused(catalog.unauthenticated())
-                log.warning("stream %s refused: %s (%s)", observed, failure.reason, observed.ids)
-                abort(context, catalog.unauthenticated(), request_id)
-            except DomainError as error:
-                observed.refused(error)
-                log.info("stream %s refused: %s (%s)", observed, error.code.value, observed.ids)
-                abort(context, error, request_id)
-            except Exception:
-                observed.refused(catalog.internal())
-                log.exception("stream %s failed (%s)", observed, observed.ids)
-                abort(context, catalog.internal(), request_id)
 
     def _admit(self, partner_id: str) -> None:
         """The partner's rate limit, asked only once its signature has verified: a forger
@@ -209,13 +233,10 @@ class RequestPipeline:
             uow.commit()
             return request
 
-    def _check_transport_identity(
-        self, context: grpc.ServicerContext, headers: SignedHeaders
-    ) -> None:
+    def _check_transport_identity(self, incoming: IncomingCall, headers: SignedHeaders) -> None:
         if not self.settings.require_client_certificate:
             return
-        auth_context = cast(Mapping[str, Sequence[bytes]], context.auth_context())
-        certified = partner_id_from_auth_context(auth_context)
+        certified = partner_id_from_auth_context(incoming.auth_context)
         if certified != headers.partner_id:
             raise AuthenticationFailure("client certificate names another partner")
 
@@ -232,7 +253,7 @@ class RequestPipeline:
             observed.authenticated(headers.partner_id)
             admission.once(headers.partner_id)
             if method.policy.changes_state:
-                stored = _stored_response(uow, method, body, headers)
+                stored = stored_response(uow, method, body, headers)
                 if stored is not None:
                     uow.commit()
                     observed.responded(None)
@@ -266,10 +287,14 @@ class RequestPipeline:
         verify_request(headers, key, method=method.path, audience=self.settings.audience, body=body)
         if not uow.requests.record_nonce(headers.partner_id, headers.nonce, headers.created_s):
             raise AuthenticationFailure("nonce already used")
+        if method.policy.changes_state and not headers.idempotency_key:
+            # Told apart from a bad signature: the caller proved who it is, and the rule is
+            # public (docs/protocol.md). The nonce is spent; nothing else is written.
+            raise idempotency_key_missing()
 
     def _signed_trailers(
         self, method: RpcMethod, headers: SignedHeaders, response: bytes, request_id: str
-    ) -> tuple[tuple[str, str | bytes], ...]:
+    ) -> Trailers:
         signed = wire.response_signing_bytes(
             method=method.path, audience=self.settings.audience, nonce=headers.nonce, body=response
         )
@@ -294,84 +319,39 @@ class _Admission:
             self._admitted = True
 
 
-def _stored_response(
-    uow: UnitOfWork, method: RpcMethod, body: bytes, headers: SignedHeaders
-) -> bytes | None:
-    """The stored response of an earlier call with this key, or None to run the call now."""
-    if not uow.requests.lock_idempotency_key(headers.partner_id, headers.idempotency_key):
-        raise idempotency_in_progress()
-    stored = uow.requests.stored_response(headers.partner_id, headers.idempotency_key)
-    return replayed(stored, method.path, hashlib.sha256(body).digest())
+def _status_details(trailers: Sequence[tuple[str, str | bytes]]) -> bytes:
+    for key, value in trailers:
+        if key == wire.HEADER_STATUS_DETAILS and isinstance(value, bytes):
+            return value
+    raise AssertionError("a rich status always carries its details")
 
 
-def idempotency_in_progress() -> DomainError:
-    return DomainError(
-        ErrorCode.IDEMPOTENCY_IN_PROGRESS, "a call with this idempotency key is in progress"
-    )
+def serialized(messages: AsyncIterator[Message]) -> AsyncIterator[bytes]:
+    """A stream's messages as the bytes sent (each message carries its own signature)."""
 
-
-def replayed(
-    stored: StoredResponse | None, method_path: str, request_sha256: bytes
-) -> bytes | None:
-    """The stored response for a retry of the very same request; None if the key is new.
-
-    The same key for another method or other bytes is refused (DESIGN §4.2)."""
-    if stored is None:
-        return None
-    if stored.method != method_path or stored.request_sha256 != request_sha256:
-        raise DomainError(
-            ErrorCode.IDEMPOTENCY_KEY_REUSED,
-            "this idempotency key was used for a different request",
-        )
-    return stored.response
-
-
-def _quietly(messages: Iterator[Message], observed: ObservedRequest) -> Iterator[bytes]:
-    """A stream's messages, serialized; its polling queries make no spans.
-
-    A subscription lasts up to SUBSCRIBE_STREAM_S_MAX and polls every SUBSCRIBE_POLL_S: traced,
-    each would hang thousands of SQL spans under one server span. The stream's span keeps its
-    authentication and a count of messages sent. Each step is suppressed on its own, so no
-    context stays attached while the generator is suspended at a yield.
-    """
-    sent = 0
-    try:
-        while True:
-            with quiet():
-                message = next(messages, None)
-            if message is None:
-                return
-            sent += 1
+    async def each() -> AsyncIterator[bytes]:
+        async for message in messages:
             yield message.SerializeToString(deterministic=True)
-    finally:
-        observed.streamed(sent)
+
+    return each()
 
 
 def _parse(request_type: type[Message], body: bytes) -> Message:
     try:
         request = request_type.FromString(body)
     except DecodeError:
+        field_path = message_checks.invalid_utf8_field(request_type, body)
+        if field_path is not None:
+            raise invalid(field_path, "must be valid UTF-8") from None
         raise DomainError(
             ErrorCode.INVALID_ARGUMENT, f"the request is not a valid {request_type.__name__}"
         ) from None
     findings = message_checks.inspect(request)
     if findings.unknown_fields:
         raise AuthenticationFailure("unknown fields in signed message")
-    if findings.nul_field is not None:
-        raise invalid(findings.nul_field, "must not contain NUL characters")
+    # Every limit and request-only rule at once, NUL characters included: a caller learns
+    # every bad field in one answer.
+    violations = message_checks.field_violations(request)
+    if violations:
+        raise InvalidArgument(violations)
     return request
-
-
-@dataclass(frozen=True)
-class _Status(grpc.Status):
-    code: grpc.StatusCode
-    details: str
-    trailing_metadata: tuple[tuple[str, str | bytes], ...]
-
-
-def abort(context: grpc.ServicerContext, error: DomainError, request_id: str) -> NoReturn:
-    status = rpc_status.to_status(catalog.rich_status(error))
-    record_refusal(status.code, error.code.value)
-    trailers = (*status.trailing_metadata, (HEADER_REQUEST_ID, request_id))
-    context.abort_with_status(_Status(status.code, status.details, trailers))
-    raise AssertionError("abort_with_status raises")

@@ -6,7 +6,6 @@ that has not said whether it changes state.
 
 from __future__ import annotations
 
-import functools
 import logging
 from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -15,8 +14,8 @@ import grpc
 from google.protobuf.descriptor import ServiceDescriptor
 from google.protobuf.message_factory import GetMessageClass
 
-from exchange.api.pipeline import MethodPolicy, RequestPipeline, RpcMethod, abort
-from exchange.domain.errors import DomainError, ErrorCode
+from exchange.api.aio import GrpcEntrypoint
+from exchange.api.calls import MethodPolicy, RpcMethod
 
 log = logging.getLogger(__name__)
 
@@ -33,7 +32,7 @@ DECLARATION_ATTRIBUTE = "_coalition_rpc"
 def rpc(name: str, policy: MethodPolicy) -> Callable[[F], F]:
     """Marks a servicer method as the implementation of RPC `name` under `policy`.
 
-    A server-streaming RPC's method takes (request, StreamContext) and yields messages.
+    A server-streaming RPC's method is an async generator taking (request, StreamContext).
     """
 
     def mark(function: F) -> F:
@@ -68,17 +67,12 @@ def declared_methods(servicer: object, service: ServiceDescriptor) -> dict[str, 
     return found
 
 
-def _refuse(path: str, _body: bytes, context: grpc.ServicerContext) -> bytes:
-    log.error("refused call to %s: the method declares no policy", path)
-    abort(context, DomainError(ErrorCode.METHOD_NOT_DECLARED, "method not available"), "-")
-
-
 class SignedServicesHandler(GenericHandler):
     """Routes coalition.v1 calls, as raw bytes, into the request pipeline."""
 
     def __init__(
         self,
-        pipeline: RequestPipeline,
+        entrypoint: GrpcEntrypoint,
         services: Iterable[tuple[ServiceDescriptor, object]],
     ) -> None:
         self.handlers: dict[str, MethodHandler] = {}
@@ -91,13 +85,13 @@ class SignedServicesHandler(GenericHandler):
                 rpc_method = declared.get(path)
                 if rpc_method is None:
                     log.warning("RPC %s has no declared policy and will be refused", path)
-                    refuse = functools.partial(_refuse, path)
+                    refuse = entrypoint.undeclared(path)
                     self.handlers[path] = grpc.unary_unary_rpc_method_handler(refuse)
                 elif rpc_method.streaming:
-                    stream = functools.partial(pipeline.handle_stream, rpc_method)
+                    stream = entrypoint.stream(rpc_method)
                     self.handlers[path] = grpc.unary_stream_rpc_method_handler(stream)
                 else:
-                    unary = functools.partial(pipeline.handle, rpc_method)
+                    unary = entrypoint.unary(rpc_method)
                     self.handlers[path] = grpc.unary_unary_rpc_method_handler(unary)
 
     def service(self, handler_call_details: grpc.HandlerCallDetails) -> MethodHandler | None:

@@ -66,7 +66,7 @@ def build_echo_server(listen_address: str, response_bytes: int) -> tuple[grpc.Se
     """The hub's server type and options (exchange.api.server), with the echo handler."""
     server = grpc.server(
         ThreadPoolExecutor(max_workers=Settings.load().worker_threads, thread_name_prefix="rpc"),
-        options=_server_options(),
+        options=_server_options(Settings.load()),
     )
     server.add_generic_rpc_handlers((EchoHandler(response_bytes),))
     health_servicer = health.HealthServicer()

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -160,6 +160,10 @@ class EventFeed(Protocol):
     def after(self, partner_id: str, after_sequence: int, limit: int) -> list[StoredEvent]: ...
 
     def position(self, partner_id: str) -> FeedPosition: ...
+
+    def last_sequences(self, partner_ids: Collection[str]) -> dict[str, int]:
+        """The last sequence of each named partner's feed (partners with no feed left out)."""
+        ...
 
     def acknowledge(self, partner_id: str, up_to_sequence: int) -> None: ...
 

@@ -133,6 +133,7 @@ class HubConnection:
                 )
             except grpc.RpcError as error:
                 code = cast(grpc.Call, error).code()
+                self.verify_refusal(method, nonce, cast(grpc.Call, error))
                 if code not in RETRYABLE_CODES or attempt + 1 == self.retry.attempts_max:
                     raise HubError.from_rpc_error(error) from None
                 log.info("retrying %s after %s (attempt %s)", method, code.name, attempt + 1)
@@ -173,16 +174,41 @@ class HubConnection:
     def _verify_response(
         self, method: str, nonce: str, body: bytes, trailers: Sequence[tuple[str, str | bytes]]
     ) -> None:
+        signed = wire.response_signing_bytes(
+            method=method, audience=self.audience, nonce=nonce, body=body
+        )
+        self._verify_trailers(f"response to {method}", signed, trailers)
+
+    def verify_refusal(self, method: str, nonce: str, call: grpc.Call) -> None:
+        """A refusal that carries the hub's rich status must carry its signature too.
+
+        A status without details comes from the transport (a dropped connection, a deadline
+        passed on this side), never from the hub's pipeline: it is treated as "retry", never
+        as the hub's word (docs/protocol.md, signed refusals).
+        """
+        trailers = tuple(call.trailing_metadata() or ())
+        details = dict(trailers).get(wire.HEADER_STATUS_DETAILS)
+        if not isinstance(details, bytes):
+            return
+        signed = wire.refusal_signing_bytes(
+            method=method,
+            audience=self.audience,
+            nonce=nonce,
+            status_code=call.code().value[0],
+            status_details=details,
+        )
+        self._verify_trailers(f"refusal of {method}", signed, trailers)
+
+    def _verify_trailers(
+        self, what: str, signed: bytes, trailers: Sequence[tuple[str, str | bytes]]
+    ) -> None:
         values = dict(trailers)
         key_id, signature = values.get(wire.HEADER_KEY_ID), values.get(wire.HEADER_SIGNATURE)
         public_key = self.hub_public_keys.get(key_id) if isinstance(key_id, str) else None
         if public_key is None or not isinstance(signature, bytes):
-            raise ResponseVerificationError(f"response to {method} is not signed by a trusted key")
-        signed = wire.response_signing_bytes(
-            method=method, audience=self.audience, nonce=nonce, body=body
-        )
+            raise ResponseVerificationError(f"{what} is not signed by a trusted key")
         if not verify_signature(public_key, signature, signed):
-            raise ResponseVerificationError(f"response to {method} has a bad hub signature")
+            raise ResponseVerificationError(f"{what} has a bad hub signature")
 
 
 def connect(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import logging
 import queue
 import random
@@ -9,7 +10,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Protocol, cast
 
 import grpc
 from google.protobuf.message import DecodeError
@@ -113,8 +114,11 @@ class EventStream(Protocol):
 class Subscription:
     """A Subscribe call in progress. Failures surface while iterating, as HubError."""
 
-    def __init__(self, call: grpc.CallIterator[bytes]) -> None:
+    def __init__(
+        self, call: grpc.CallIterator[bytes], verify_refusal: Callable[[grpc.Call], None]
+    ) -> None:
         self._call = call
+        self._verify_refusal = verify_refusal
         self._cancelled = threading.Event()
 
     def __iter__(self) -> Iterator[event_pb2.Event]:
@@ -124,6 +128,7 @@ class Subscription:
         except grpc.RpcError as error:
             if self._cancelled.is_set():
                 return  # we ended it ourselves: not a failure
+            self._verify_refusal(cast(grpc.Call, error))
             raise HubError.from_rpc_error(error) from None
 
     def cancel(self) -> None:
@@ -176,14 +181,16 @@ class EventClient:
         """Opens a Subscribe stream signed like a unary request; each event is self-signed."""
         method = SERVICE + "Subscribe"
         body = event_pb2.SubscribeRequest(**_after(after_sequence)).SerializeToString()
-        # The stream carries no response signature, so the request is signed but nothing is
-        # verified here: verify_event checks every event on its own.
-        metadata = self.connection.signed_metadata(method, wire.new_nonce(), "", body)
+        # Each event carries its own signature (verify_event checks it); a refusal of the
+        # stream is signed like any other and checked here.
+        nonce = wire.new_nonce()
+        metadata = self.connection.signed_metadata(method, nonce, "", body)
         multicallable = self.connection.channel.unary_stream(
             method, request_serializer=None, response_deserializer=None
         )
         return Subscription(
-            multicallable(body, timeout=self.subscribe_deadline_s, metadata=metadata)
+            multicallable(body, timeout=self.subscribe_deadline_s, metadata=metadata),
+            functools.partial(self.connection.verify_refusal, method, nonce),
         )
 
     def subscribe(self, after_sequence: int | None) -> Iterator[event_pb2.Event]:

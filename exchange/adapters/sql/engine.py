@@ -11,6 +11,7 @@ from typing import Any, TypeVar
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DBAPIError
+from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 from sqlalchemy.pool import NullPool
 
 from exchange.domain import limits
@@ -22,6 +23,19 @@ POSTGRES_POOL_TIMEOUT_S = 10
 SQLITE_BUSY_TIMEOUT_MS = 10_000
 # SQLSTATEs that mean "run the transaction again": serialization failure, deadlock.
 RETRYABLE_SQLSTATES = frozenset({"40001", "40P01"})
+# SQLSTATEs of a server that ended the session: admin shutdown, crash shutdown, cannot connect
+# now; class 08 (connection exceptions) is matched by its prefix.
+CONNECTION_LOST_SQLSTATES = frozenset({"57P01", "57P02", "57P03"})
+CONNECTION_RETRY_BACKOFF_S_MAX = 0.2
+
+
+class CommitOutcomeUnknown(Exception):
+    """The connection broke during COMMIT: the transaction may or may not have committed.
+
+    Never retried in place; the caller is told UNAVAILABLE and retries with the same
+    idempotency key, which returns the stored answer if the first COMMIT did land.
+    """
+
 
 T = TypeVar("T")
 
@@ -76,16 +90,37 @@ def is_retryable(error: BaseException) -> bool:
     return "database is locked" in str(error.orig)
 
 
+def is_connection_lost(error: BaseException) -> bool:
+    """The database went away (or cannot be reached now): not a bug, and a retry may work."""
+    if isinstance(error, CommitOutcomeUnknown | PoolTimeoutError):
+        return True
+    if not isinstance(error, DBAPIError):
+        return False
+    if error.connection_invalidated:
+        return True
+    sqlstate = getattr(error.orig, "sqlstate", None)
+    if sqlstate is None:
+        # psycopg raises OperationalError with no SQLSTATE when it cannot connect at all.
+        return type(error.orig).__name__ == "OperationalError" and not is_retryable(error)
+    return sqlstate.startswith("08") or sqlstate in CONNECTION_LOST_SQLSTATES
+
+
 def run_with_retries(work: Callable[[], T]) -> T:
-    """Runs one whole transaction again on serialization failures and deadlocks."""
+    """Runs one whole transaction again on serialization failures and deadlocks, and on a
+    lost connection when nothing was committed (the pool has discarded the broken one)."""
     for attempt in range(1, limits.TRANSACTION_ATTEMPTS_MAX + 1):
         try:
             return work()
         except DBAPIError as error:
-            if not is_retryable(error) or attempt == limits.TRANSACTION_ATTEMPTS_MAX:
+            last = attempt == limits.TRANSACTION_ATTEMPTS_MAX
+            if is_retryable(error) and not last:
+                backoff_s = limits.TRANSACTION_RETRY_BACKOFF_S_MAX * attempt
+            elif is_connection_lost(error) and not last:
+                backoff_s = CONNECTION_RETRY_BACKOFF_S_MAX * attempt
+            else:
                 raise
             log.info(
                 "retrying transaction after %s (attempt %s)", type(error.orig).__name__, attempt
             )
-            time.sleep(random.uniform(0, limits.TRANSACTION_RETRY_BACKOFF_S_MAX * attempt))
+            time.sleep(random.uniform(0, backoff_s))
     raise AssertionError("unreachable: the loop returns or raises")

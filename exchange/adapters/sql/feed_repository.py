@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from typing import cast
 
 from sqlalchemy import Table, bindparam, insert, select, update
@@ -102,6 +102,14 @@ class SqlEventFeed:
         row = self.session.get(PartnerFeedRow, partner_id)
         assert row is not None, f"partner {partner_id} has no feed"
         return FeedPosition(row.last_sequence, row.acked_sequence)
+
+    def last_sequences(self, partner_ids: Collection[str]) -> dict[str, int]:
+        rows = self.session.execute(
+            select(PartnerFeedRow.partner_id, PartnerFeedRow.last_sequence).where(
+                PartnerFeedRow.partner_id.in_(list(partner_ids))
+            )
+        )
+        return {partner_id: last for partner_id, last in rows}
 
     def acknowledge(self, partner_id: str, up_to_sequence: int) -> None:
         self.session.execute(

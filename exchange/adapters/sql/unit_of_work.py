@@ -5,10 +5,12 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 
 from sqlalchemy import Engine
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session, sessionmaker
 
 from exchange.adapters.clock import SystemClock
 from exchange.adapters.sql.business_days import SqlBusinessDayRepository
+from exchange.adapters.sql.engine import CommitOutcomeUnknown, is_connection_lost
 from exchange.adapters.sql.feed_repository import SqlEventFeed
 from exchange.adapters.sql.ledger_repository import SqlLedger
 from exchange.adapters.sql.member_repositories import SqlMemberRepository, SqlMemberVault
@@ -61,7 +63,12 @@ class SqlUnitOfWork:
 
     def commit(self) -> None:
         self.ledger.flush()
-        self.session.commit()
+        try:
+            self.session.commit()
+        except DBAPIError as error:
+            if is_connection_lost(error):
+                raise CommitOutcomeUnknown("connection lost during COMMIT") from error
+            raise
         if self.events.appended_partner_ids:
             # Wake this process's feed subscribers; other processes find events by polling.
             self._factory.feed_listener(self.events.appended_partner_ids)
