@@ -13,8 +13,12 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install --quiet -e '.[dev]'
 	@touch $(STAMP)
 
+# The demo runs to its night's settlement; then the hub serves the demo coalition with the
+# finance console beside it (its URL and logins are printed), until Ctrl-C.
 run: $(STAMP)
-	$(BIN)/coalition demo
+	$(BIN)/coalition demo --exit
+	$(BIN)/coalition metrics --metric transfer_count --from $$(date -u -d '-7 days' +%F) --to $$(date -u +%F) --granularity day
+	$(BIN)/coalition console --demo & trap 'kill $$!' EXIT; $(BIN)/coalition serve
 
 test: lint typecheck check-proto
 	$(BIN)/pytest --ignore=tests/reliability
@@ -27,6 +31,7 @@ typecheck: $(STAMP)
 
 check-proto: $(STAMP)
 	$(BIN)/python proto/generate.py --check
+	$(BIN)/python proto/vectors.py --check
 
 proto: $(STAMP)
 	$(BIN)/python proto/generate.py
@@ -35,7 +40,8 @@ lint-proto:
 	cd proto && npx --yes @bufbuild/buf lint
 
 clean:
-	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache coalition.db coalition.db-* .coalition
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache coalition.db coalition.db-* .coalition \
+		examples/node/node_modules
 
 # Speed is measured, not asserted: prints figures and writes bench-results/settlement_day.json.
 BENCH_TRANSFERS ?= 1000000

@@ -7,10 +7,8 @@ import threading
 from dataclasses import dataclass, field
 from datetime import timedelta
 
-import grpc
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
-from grpc_health.v1 import health
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session
 
@@ -35,13 +33,14 @@ from exchange.adapters.telemetry import (
     quiet,
 )
 from exchange.api import catalog
+from exchange.api.analytics_servicer import analytics_service
 from exchange.api.event_codec import SignedEventEncoder
 from exchange.api.event_servicer import EventServicer
 from exchange.api.exchange_servicer import ExchangeServicer
 from exchange.api.identity_servicer import IdentityServicer
-from exchange.api.partner_servicer import PartnerServicer
+from exchange.api.partner_servicer import PartnerServicer, key_file_created_at_us
 from exchange.api.pipeline import PipelineSettings, RequestPipeline
-from exchange.api.server import build_server
+from exchange.api.server import GrpcServer, HealthReporter, build_server
 from exchange.api.settlement_servicer import SettlementServicer
 from exchange.api.tier_servicer import TierServicer
 from exchange.config import Settings
@@ -67,8 +66,8 @@ class Hub:
     uow_factory: UnitOfWorkFactory
     clock: Clock
     hub_key: SigningKey
-    server: grpc.Server
-    health: health.HealthServicer
+    server: GrpcServer
+    health: HealthReporter
     port: int
     notifier: FeedNotifier
     telemetry: HubTelemetry
@@ -194,6 +193,8 @@ def bootstrap(
     """
     catalog.assert_catalog_complete()
     clock = clock or SystemClock()
+    # A key loaded from its file is dated by the file; one passed in (tests) by this start.
+    key_created_at_us = None if hub_key else key_file_created_at_us(settings.hub_key_path)
     hub_key = hub_key or load_signing_key(settings.hub_key_path)
     engine = engine or create_database_engine(settings.database_url)
     if telemetry is None:
@@ -220,7 +221,7 @@ def bootstrap(
     services = [
         (
             partner_pb2.DESCRIPTOR.services_by_name["PartnerService"],
-            PartnerServicer(clock, hub_key, settings.audience),
+            PartnerServicer(clock, hub_key, settings.audience, key_created_at_us),
         ),
         (identity_pb2.DESCRIPTOR.services_by_name["IdentityService"], IdentityServicer(clock)),
         (
@@ -242,6 +243,7 @@ def bootstrap(
             settlement_pb2.DESCRIPTOR.services_by_name["SettlementService"],
             SettlementServicer(clock, hub_key, settings.calendar),
         ),
+        analytics_service(clock),
     ]
     server, health_servicer, port = build_server(
         settings, pipeline, services, hub_telemetry.server_interceptors()

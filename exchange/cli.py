@@ -22,9 +22,11 @@ from exchange.adapters.sql.tables import PartnerRow
 from exchange.adapters.sql.unit_of_work import SqlUnitOfWorkFactory
 from exchange.adapters.telemetry import install_log_correlation
 from exchange.config import ENVIRONMENT_NAMES, Settings
+from exchange.console.cli import CONSOLE_HANDLERS, add_console_commands
 from exchange.domain.errors import DomainError
 from exchange.domain.limits import PAGE_SIZE_MAX
 from exchange.domain.partners import PartnerKind, check_new_partner
+from exchange.metrics_cli import add_metrics_command, cmd_metrics
 from exchange.services import partners
 
 log = logging.getLogger("coalition")
@@ -135,6 +137,8 @@ def build_parser() -> argparse.ArgumentParser:
     _bench_options(
         commands.add_parser("bench", help="measure the hub against the machine's limits")
     )
+    add_metrics_command(commands)
+    add_console_commands(commands)
     return parser
 
 
@@ -446,6 +450,8 @@ HANDLERS: dict[tuple[str, ...], Callable[[argparse.Namespace], None]] = {
     ("export",): cmd_export,
     ("reconcile",): cmd_reconcile,
     ("bench",): cmd_bench,
+    ("metrics",): cmd_metrics,
+    **CONSOLE_HANDLERS,
 }
 
 
