@@ -17,7 +17,7 @@ $(STAMP): pyproject.toml
 # finance console beside it (its URL and logins are printed), until Ctrl-C.
 run: $(STAMP)
 	$(BIN)/coalition demo --exit
-	$(BIN)/coalition metrics --metric transfer_count --from $$(date -u -d '-7 days' +%F) --to $$(date -u +%F) --granularity day
+	$(BIN)/coalition metrics --metric transfer_count --from $$(date -u -d '-7 days' +%F) --to $$(date -u +%F) --granularity week
 	$(BIN)/coalition console --demo & trap 'kill $$!' EXIT; $(BIN)/coalition serve
 
 test: lint typecheck check-proto
