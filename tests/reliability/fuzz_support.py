@@ -34,6 +34,7 @@ from sqlalchemy import Engine, inspect, text
 
 from coalition.keys import SigningKey
 from coalition.v1 import (
+    analytics_pb2,
     event_pb2,
     exchange_pb2,
     identity_pb2,
@@ -64,7 +65,15 @@ Code = grpc.StatusCode
 # --- every RPC, from the descriptors -------------------------------------------------------------
 
 # Identity last: erasing and unlinking the prepared members would starve the RPCs after them.
-SERVICE_MODULES = (partner_pb2, event_pb2, tier_pb2, exchange_pb2, settlement_pb2, identity_pb2)
+SERVICE_MODULES = (
+    partner_pb2,
+    event_pb2,
+    tier_pb2,
+    exchange_pb2,
+    settlement_pb2,
+    analytics_pb2,
+    identity_pb2,
+)
 
 
 @dataclass(frozen=True)
@@ -299,6 +308,17 @@ PARTNER_FIELDS = (
 TIER_FIELDS = ("code", "tier_code", "source_tier_code", "target_tier_code")
 TRANSFER_FIELDS = ("transfer_id", "transfer_ids", "original_transfer_id")
 CURRENCY_FIELDS = ("currency_code", "settlement_currency_code")
+# A few of the measures (docs/metrics.md), one of each kind and scope, and one no metric has.
+METRIC_NAMES = (
+    "transfer_count",
+    "coalition_total_value",
+    "quote_conversion",
+    "time_to_credit_p95_ms",
+    "members_linked_2",
+    "cohort_size",
+    "net_position_30d",
+    "no_such_metric",
+)
 
 
 @dataclass(frozen=True)
@@ -348,6 +368,11 @@ class World:
         values["display_name"] = ("Gold",)
         values["reason"] = ("account closed", "amount differs")
         values["idempotency_key"] = (str(uuid.UUID(int=1)), "not-a-uuid")
+        values["counterpart_partner_id"] = PARTNER_IDS
+        values["metric"] = METRIC_NAMES
+        days = (self.settled_day, "2020-01-01", "2020-02-30", "20200101")
+        values["start_date"] = values["end_date"] = days
+        values["period"] = (self.settled_day[:7], "2020-01", "2020-13", "202001")
         return values
 
 

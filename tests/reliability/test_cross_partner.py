@@ -14,7 +14,10 @@ RPC without a case here fails `test_every_rpc_of_every_service_has_a_case`), orb
   (status, ErrorInfo reason, message, fields), and the database must not change;
 - batch RPCs: each foreign item's error must equal the unknown item's error;
 - reads of its own scope (lists, feed, statement, run, instructions): only orbit's objects;
-- directory reads, which are public by design: exactly the bytes skyway itself gets.
+- directory reads, which are public by design: exactly the bytes skyway itself gets;
+- measures (tests/reliability/cross_partner_analytics.py): only pairs and figures it is party to,
+  member counts below the release threshold withheld, no coalition total, no other partner's
+  programme totals.
 
 Whatever orbit receives, response or refusal, must carry none of the other partners'
 identifiers (ppids, cmids, transfer, quote, dispute, agreement, grant, event ids, clearing
@@ -53,6 +56,7 @@ from exchange.config import Settings
 from exchange.domain.members import new_ppid
 from exchange.services.settlement import settle_day
 from partners.sdk import EventClient, HubConnection, HubError, verify_event
+from tests.reliability import cross_partner_analytics as analytics
 from tests.support import databases
 from tests.support.coalition import AUDIENCE, TestCoalition, seed_partners
 from tests.support.databases import REPLAY_BOOKKEEPING, table_snapshot
@@ -981,6 +985,14 @@ CASES: dict[str, Case] = {
         lambda w: settlement_pb2.ListDisputesRequest(),
         only_own_disputes,
     ),
+    # AnalyticsService: pairs orbit is not party to, member counts, others' programme totals.
+    "AnalyticsService/GetMetricSeries": analytics.metric_series_case,
+    "AnalyticsService/ReportProgrammeTotals": scoped_write(
+        analytics.ANALYTICS + "ReportProgrammeTotals",
+        analytics.report_request,
+        analytics.reported_for_orbit_alone,
+    ),
+    "AnalyticsService/GetProgrammeComparison": analytics.programme_comparison_case,
 }
 
 

@@ -21,6 +21,7 @@ from google.protobuf.descriptor import Descriptor, FieldDescriptor
 from google.protobuf.message import Message
 
 from coalition.v1 import (
+    analytics_pb2,
     event_pb2,
     exchange_pb2,
     partner_pb2,
@@ -124,6 +125,25 @@ def _reconciliation(world: World) -> settlement_pb2.SubmitReconciliationRequest:
     )
 
 
+def _metric_series(world: World) -> analytics_pb2.GetMetricSeriesRequest:
+    return analytics_pb2.GetMetricSeriesRequest(
+        metric="transfer_count",
+        start_date=world.settled_day,
+        end_date=world.settled_day,
+        granularity=analytics_pb2.GRANULARITY_DAY,
+    )
+
+
+def _programme_totals(world: World) -> analytics_pb2.ReportProgrammeTotalsRequest:
+    return analytics_pb2.ReportProgrammeTotalsRequest(
+        period=world.settled_day[:7],
+        points_issued=120_000,
+        points_redeemed=80_000,
+        points_expired=5_000,
+        active_members=400,
+    )
+
+
 @dataclass(frozen=True)
 class Baseline:
     """A request valid in the prepared world, and who sends it."""
@@ -205,6 +225,11 @@ BASELINES: dict[str, Baseline] = {
             reason="amount differs",
         ),
     ),
+    "GetMetricSeries": Baseline("skyway", _metric_series),
+    "ReportProgrammeTotals": Baseline("skyway", _programme_totals),
+    "GetProgrammeComparison": Baseline(
+        "skyway", lambda w: analytics_pb2.GetProgrammeComparisonRequest(period=w.settled_day[:7])
+    ),
 }
 
 # --- the integer fields, from the descriptors ----------------------------------------------------
@@ -282,6 +307,11 @@ EXPECTATIONS: dict[str, dict[str, frozenset[Code]]] = {
         ZERO: OK | {Code.FAILED_PRECONDITION},
         HUGE: OK | {Code.FAILED_PRECONDITION},
     },
+    # A programme total is 0 to 10**15 (docs/metrics.md): 0 is a month with nothing to report.
+    "ReportProgrammeTotals.points_issued": {ZERO: OK},
+    "ReportProgrammeTotals.points_redeemed": {ZERO: OK},
+    "ReportProgrammeTotals.points_expired": {ZERO: OK},
+    "ReportProgrammeTotals.active_members": {ZERO: OK},
 }
 
 # A batch answers each entry on its own: the call succeeds and the entry carries the refusal.
@@ -384,7 +414,10 @@ def test_an_undefined_enum_value_is_bad_input(
 
 
 def test_the_enum_fields_of_requests_are_known() -> None:
-    assert [f"{rpc.name}.{path}" for rpc, path in ENUM_FIELDS] == ["ListTransfers.state"]
+    assert [f"{rpc.name}.{path}" for rpc, path in ENUM_FIELDS] == [
+        "ListTransfers.state",
+        "GetMetricSeries.granularity",
+    ]
 
 
 # --- repeated fields past their limits -----------------------------------------------------------
