@@ -13,13 +13,11 @@ import grpc
 import pytest
 from sqlalchemy import Engine
 
+from benchmarks.streams_p99 import add_partners
 from coalition.keys import SigningKey
 from coalition.v1 import partner_pb2
-from exchange.adapters.clock import SystemClock
 from exchange.bootstrap import Hub, bootstrap
 from exchange.config import Settings
-from exchange.domain.partners import PartnerKind
-from exchange.services import partners
 from partners.sdk import HubError
 from partners.sdk.events import EventClient, Subscription
 from tests.support.coalition import AUDIENCE, TestCoalition, seed_partners
@@ -120,24 +118,6 @@ def test_the_hub_wide_stream_cap_holds(
 
         assert refusal.reason == "STREAM_LIMIT_REACHED"
         assert coalition.hub.server.streams.open_total == len(held) == 3
-
-
-def add_partners(hub: Hub, count: int) -> dict[str, SigningKey]:
-    keys: dict[str, SigningKey] = {}
-    with hub.uow_factory() as uow:
-        for index in range(count):
-            partner_id = f"brand{index:02d}"
-            keys[partner_id] = SigningKey.generate()
-            command = partners.AddPartner(
-                partner_id,
-                f"Brand {index}",
-                PartnerKind.RETAILER,
-                f"BRAND{index:02d}_POINTS",
-                keys[partner_id].public_key_bytes,
-            )
-            partners.add_partner(uow, SystemClock(), command)
-        uow.commit()
-    return keys
 
 
 def test_a_thousand_open_streams_leave_unary_calls_their_workers(

@@ -140,11 +140,10 @@ class GrpcEntrypoint:
         context: grpc.aio.ServicerContext[bytes, bytes],
     ) -> AsyncIterator[bytes]:
         stream = StreamContext(opened.partner_id, opened.request_id, self.in_worker)
+        # Cancellation (the caller left) is a BaseException and passes through untouched.
         try:
             async for message in serialized(method.implementation(opened.request, stream)):
                 yield message
-        except (asyncio.CancelledError, GeneratorExit):
-            raise
         except Exception as failure:
             await _abort(context, self.pipeline.stream_refusal(method.path, opened, failure))
 

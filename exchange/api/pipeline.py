@@ -124,8 +124,7 @@ class RequestPipeline:
         headers: SignedHeaders | None = None
         with self.telemetry.request(method.path, request_id) as observed:
             try:
-                headers = parse_signed_headers(incoming.metadata)
-                self._check_transport_identity(incoming, headers)
+                headers = self._headers(incoming)
                 request = run_with_retries(
                     lambda: self._authenticate_and_parse(method, body, headers)
                 )
@@ -326,14 +325,10 @@ def _status_details(trailers: Sequence[tuple[str, str | bytes]]) -> bytes:
     raise AssertionError("a rich status always carries its details")
 
 
-def serialized(messages: AsyncIterator[Message]) -> AsyncIterator[bytes]:
+async def serialized(messages: AsyncIterator[Message]) -> AsyncIterator[bytes]:
     """A stream's messages as the bytes sent (each message carries its own signature)."""
-
-    async def each() -> AsyncIterator[bytes]:
-        async for message in messages:
-            yield message.SerializeToString(deterministic=True)
-
-    return each()
+    async for message in messages:
+        yield message.SerializeToString(deterministic=True)
 
 
 def _parse(request_type: type[Message], body: bytes) -> Message:

@@ -8,6 +8,7 @@ import time
 from collections.abc import Callable
 from typing import Any, TypeVar
 
+import psycopg
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DBAPIError
@@ -98,10 +99,11 @@ def is_connection_lost(error: BaseException) -> bool:
         return False
     if error.connection_invalidated:
         return True
-    sqlstate = getattr(error.orig, "sqlstate", None)
+    if not isinstance(error.orig, psycopg.OperationalError):
+        return False  # SQLite's errors (a locked file, a missing table) are never this
+    sqlstate = error.orig.sqlstate
     if sqlstate is None:
-        # psycopg raises OperationalError with no SQLSTATE when it cannot connect at all.
-        return type(error.orig).__name__ == "OperationalError" and not is_retryable(error)
+        return True  # psycopg cannot connect at all: no server answered to give a SQLSTATE
     return sqlstate.startswith("08") or sqlstate in CONNECTION_LOST_SQLSTATES
 
 
