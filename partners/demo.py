@@ -20,6 +20,7 @@ from coalition.keys import (
 )
 from coalition.v1 import common_pb2, exchange_pb2, settlement_pb2
 from coalition.wire import key_id_for
+from partners.demo_kpis import show_kpis
 from partners.programs import brands
 from partners.programs.program import LoyaltyProgram, accept_every_credit, refuse_every_credit
 from partners.sdk import HubConnection, HubError, PartnerClient, SettlementClient, rate_terms
@@ -308,7 +309,7 @@ def _amount(money: common_pb2.Money) -> str:
     return f"{sign}{whole}.{fraction:0{SETTLEMENT_CURRENCY_EXPONENT}d} {money.currency_code}"
 
 
-def nightly_settlement(connections: dict[str, HubConnection], settle: SettleHook) -> None:
+def nightly_settlement(connections: dict[str, HubConnection], settle: SettleHook) -> str:
     """The hub closes the day early; each brand reads its position, its payment instruction,
     and a statement it verifies: hub signature, every line's Merkle proof, the totals."""
     print("\n== the night's settlement ==")
@@ -340,6 +341,7 @@ def nightly_settlement(connections: dict[str, HubConnection], settle: SettleHook
     # Brands comparing roots would see it if the hub showed them different versions of the day.
     shown = ", ".join(f"{root.hex()[:16]}..." for root in sorted(roots))
     print(f"  the statements show {len(roots)} Merkle root(s) for the day: {shown}")
+    return business_day
 
 
 def run(
@@ -376,7 +378,7 @@ def run(
         members_across_brands(programs)
         points_moving(programs)
         if settle is not None:
-            nightly_settlement(connections, settle)
+            show_kpis(connections, nightly_settlement(connections, settle))
     finally:
         for each in connections.values():
             each.close()

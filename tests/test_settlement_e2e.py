@@ -39,6 +39,7 @@ from exchange.domain.errors import DomainError, ErrorCode
 from exchange.services.export_files import day_files
 from exchange.services.settlement import DaySettlement, settle_day
 from partners.demo import nightly_settlement
+from partners.demo_kpis import show_kpis
 from partners.programs.program import LoyaltyProgram, accept_every_credit, refuse_every_credit
 from partners.programs.transfer_store import OutgoingState
 from partners.sdk import SettlementClient, StatementVerificationError, verify_statement
@@ -840,6 +841,31 @@ def test_the_demos_settlement_section_shows_positions_instructions_and_verified_
     assert out.count("statement verified: ") == 3
     assert "statement verified: 2 lines, every proof checks, net 3.97 USD" in out
     assert "the statements show 1 Merkle root(s) for the day" in out
+
+
+def test_the_demo_ends_with_the_measures_each_brand_may_see(
+    hub: ClockedCoalition,
+    programs: dict[str, LoyaltyProgram],
+    member: Member,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    move(programs, member, ("skyway", "harbor"), 4_000)
+    move(programs, member, ("orbit", "skyway"), 5_000)
+    day = today(hub)
+    settle(hub, day)
+
+    capsys.readouterr()
+    show_kpis({p: hub.connection(p) for p in PARTNERS}, day)
+    out = capsys.readouterr().out
+
+    assert f"== the coalition's measures for {day}, as each brand sees them ==" in out
+    skyway = out.split("skyway asks for transfer_count")[1].split("asks for")[0]
+    assert "skyway -> harbor         1" in skyway and "orbit -> skyway          1" in skyway
+    assert "skyway -> harbor         4,000" in out  # transfer_points_out, as skyway sees it
+    # One member: orbit's count of active members is withheld, never printed as a number.
+    orbit = out.split("orbit asks for active_members_30d")[1]
+    assert "withheld (fewer than 11 members)" in orbit
+    assert not any(ch.isdigit() for ch in orbit.split(":", 1)[1].replace("11", ""))
 
 
 # The operator's commands
