@@ -1,5 +1,6 @@
 """The Coalition Exchange partner SDK: signed calls, verified responses, safe retries."""
 
+from partners.sdk.analytics_client import AnalyticsClient, point_value
 from partners.sdk.connection import (
     HubConnection,
     HubError,
@@ -35,6 +36,7 @@ from partners.sdk.tier_client import TierClient
 
 __all__ = [
     "TRANSFER_BATCH_ENTRIES_MAX",
+    "AnalyticsClient",
     "BatchTransfer",
     "EventClient",
     "EventSink",
@@ -53,6 +55,7 @@ __all__ = [
     "StatementVerificationError",
     "TierClient",
     "connect",
+    "point_value",
     "rate_terms",
     "verify_event",
     "verify_quote",
