@@ -2,9 +2,11 @@
 
 The official gRPC server interceptor opens a server span per coalition.v1 call and the official
 SQLAlchemy engine tracer a child span per SQL statement, so a call's trace runs from the RPC
-down to the database. The request pipeline adds the coalition's ids to the server span through
-`ObservedRequest`. With nothing to export to, nothing is installed: no interceptor, no engine
-listeners, only no-op instruments; an unobserved hub pays for none of it.
+down to the database; statement spans are made only under a recorded (sampled) call, and the
+default sampler records a share of calls (exchange.adapters.sampling). The request pipeline
+adds the coalition's ids to the server span through `ObservedRequest`. With nothing to export
+to, nothing is installed: no interceptor, no engine listeners, only no-op instruments; an
+unobserved hub pays for none of it.
 """
 
 from __future__ import annotations
@@ -31,6 +33,7 @@ from opentelemetry.sdk.trace import TracerProvider as SdkTracerProvider
 from sqlalchemy import Engine, Executable, event, func, select
 from sqlalchemy.exc import SQLAlchemyError
 
+from exchange.adapters.sampling import trace_sampler
 from exchange.adapters.sql.tables import PartnerFeedRow, TransferRow
 from exchange.domain.errors import DomainError
 from exchange.domain.transfers import TransferState
@@ -134,7 +137,7 @@ class Telemetry:
         from opentelemetry.sdk.trace.export import BatchSpanProcessor
 
         resource = Resource.create({SERVICE_NAME: service_name})
-        tracer_provider = SdkTracerProvider(resource=resource)
+        tracer_provider = SdkTracerProvider(resource=resource, sampler=trace_sampler())
         tracer_provider.add_span_processor(
             BatchSpanProcessor(OTLPSpanExporter(endpoint=otlp_endpoint))
         )
@@ -396,6 +399,19 @@ class _EngineSpans(EngineTracer):
                 return None
             cls._instrumented.add(engine)
         return cls(tracer, engine, meter)
+
+    def _before_cur_exec(
+        self, conn: Any, cursor: Any, statement: str, params: Any, context: Any, executemany: bool
+    ) -> tuple[str, Any]:
+        """A statement span only under a recorded call: an unsampled call pays no span."""
+        if not trace.get_current_span().is_recording():
+            return statement, params
+        return cast(
+            tuple[str, Any],
+            super()._before_cur_exec(  # type: ignore[no-untyped-call]
+                conn, cursor, statement, params, context, executemany
+            ),
+        )
 
     def _register_event_listener(  # type: ignore[override]
         self, target: Engine, identifier: str, function: Callable[..., Any], *args: Any, **kw: Any
