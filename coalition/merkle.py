@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Sequence
+from collections.abc import Iterator, Mapping, Sequence
 
 HASH_BYTES = 32
 # RFC 6962 tree sizes are 64-bit; a proof for such a tree has at most one hash per level.
@@ -153,3 +153,142 @@ def verify_inclusion(
         node_index >>= 1
         last_index >>= 1
     return last_index == 0 and computed == expected_root
+
+
+# --- Stored nodes: proofs in O(log n) reads ---
+#
+# Node (level, index) is the root of the perfect subtree over leaves
+# [index * 2**level, (index + 1) * 2**level), for every such range inside the tree; level 0 is
+# the leaves. Every hash of an audit path is one such node, or (once per path, where the path
+# leaves the tree's right edge) the right fold of a few of them.
+
+Node = tuple[int, int, bytes]
+NodeKey = tuple[int, int]
+
+
+def _level_up(hashes: Sequence[bytes]) -> list[bytes]:
+    # Pairs (0, 1), (2, 3), ...; an odd last hash has no sibling at this level.
+    return [
+        hashlib.sha256(_NODE_PREFIX + hashes[i] + hashes[i + 1]).digest()
+        for i in range(0, len(hashes) - 1, 2)
+    ]
+
+
+def _chunk_nodes(hashes: Sequence[bytes], first_leaf: int) -> Iterator[Node]:
+    # Levels >= 1 over leaves starting at `first_leaf`, a multiple of a power of two >= len.
+    level, number = list(hashes), 0
+    while len(level) > 1:
+        level = _level_up(level)
+        number += 1
+        offset = first_leaf >> number
+        yield from ((number, offset + i, value) for i, value in enumerate(level))
+
+
+class NodeBuilder:
+    """Streams leaf hashes in order and yields every stored node (level >= 1) of their tree.
+
+    Leaves are hashed in aligned chunks of `chunk_leaves` (a power of two), a level at a time;
+    the chunks' roots are merged above them as in RootBuilder. Memory is one chunk.
+    """
+
+    def __init__(self, chunk_leaves: int = 4096) -> None:
+        if chunk_leaves < 2 or chunk_leaves & (chunk_leaves - 1):
+            raise ValueError("chunk_leaves is a power of two, at least 2")
+        self._chunk_leaves = chunk_leaves
+        self._chunk_level = chunk_leaves.bit_length() - 1
+        self._size = 0
+        self._pending: list[bytes] = []
+        self._stack: list[bytes] = []  # chunk-level-and-above perfect roots, largest first
+        self._ready: list[Node] = []
+        self._finished = False
+
+    @property
+    def size(self) -> int:
+        return self._size
+
+    def add(self, leaf_hash: bytes) -> None:
+        if self._finished:
+            raise ValueError("the tree is finished")
+        if len(leaf_hash) != HASH_BYTES:
+            raise ValueError(f"a leaf hash is {HASH_BYTES} bytes, not {len(leaf_hash)}")
+        self._pending.append(leaf_hash)
+        self._size += 1
+        if len(self._pending) == self._chunk_leaves:
+            self._close_chunk()
+
+    def take(self) -> list[Node]:
+        """The nodes completed since the last call, (level, index, hash), in no set order."""
+        ready, self._ready = self._ready, []
+        return ready
+
+    def finish(self) -> list[Node]:
+        """Hashes the last, partial chunk; returns the nodes not yet taken."""
+        if not self._finished:
+            first_leaf = self._size - len(self._pending)
+            self._ready.extend(_chunk_nodes(self._pending, first_leaf))
+            self._finished = True
+        return self.take()
+
+    def _close_chunk(self) -> None:
+        first_leaf = self._size - self._chunk_leaves
+        nodes = list(_chunk_nodes(self._pending, first_leaf))
+        self._pending = []
+        self._ready.extend(nodes)
+        merged, level = nodes[-1][2], self._chunk_level
+        chunks = self._size >> self._chunk_level
+        while chunks & 1 == 0:
+            merged = node_hash(self._stack.pop(), merged)
+            level += 1
+            chunks >>= 1
+            self._ready.append((level, (self._size >> level) - 1, merged))
+        self._stack.append(merged)
+
+
+def _perfect_pieces(start: int, end: int) -> tuple[NodeKey, ...]:
+    # [start, end) as aligned perfect subtrees, largest first: RFC 6962's left-heavy split.
+    pieces: list[NodeKey] = []
+    while start < end:
+        level = (end - start).bit_length() - 1
+        while start & ((1 << level) - 1):
+            level -= 1
+        pieces.append((level, start >> level))
+        start += 1 << level
+    return tuple(pieces)
+
+
+def audit_path_keys(index: int, size: int) -> list[tuple[NodeKey, ...]]:
+    """For each hash of PATH(index, D[size]), leaf up: the nodes whose right fold it is.
+
+    At most one entry has more than one node (the sibling that covers the tree's right edge);
+    together the keys are O(log size) nodes.
+    """
+    if not 0 <= index < size <= TREE_LEAVES_MAX:
+        raise ValueError(f"leaf index {index} is outside a tree of {size} leaves")
+    path: list[tuple[NodeKey, ...]] = []
+    start, end = 0, size
+    while end - start > 1:
+        middle = start + _split(end - start)
+        if index < middle:
+            path.append(_perfect_pieces(middle, end))
+            end = middle
+        else:
+            path.append(_perfect_pieces(start, middle))
+            start = middle
+    path.reverse()
+    return path
+
+
+def proof_from_nodes(
+    keys: Sequence[tuple[NodeKey, ...]], nodes: Mapping[NodeKey, bytes]
+) -> list[bytes]:
+    """The audit path from stored nodes; the same hashes as `inclusion_proof`.
+
+    Raises KeyError if a node the path needs is missing from `nodes`.
+    """
+    proof: list[bytes] = []
+    for pieces in keys:
+        merged = nodes[pieces[-1]]
+        for key in reversed(pieces[:-1]):
+            merged = node_hash(nodes[key], merged)
+        proof.append(merged)
+    return proof
