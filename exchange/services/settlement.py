@@ -18,6 +18,7 @@ from sqlalchemy.orm import Session
 from coalition import merkle
 from coalition.records import encode_record
 from exchange.adapters.sql import settlement_store as store
+from exchange.adapters.sql import tree_store
 from exchange.adapters.sql.business_days import SqlBusinessDayRepository
 from exchange.adapters.sql.engine import run_with_retries
 from exchange.adapters.sql.ledger_repository import SqlLedger
@@ -173,16 +174,19 @@ def _run(engine: Engine, business_day: str, at_us: int, progress: Progress | Non
     # underneath (the day is closed) and nothing is visible until all of it is stored.
     with Session(engine) as session, session.begin():
         leaves = store.LeafWriter(session, business_day)
+        nodes = tree_store.NodeWriter(session, business_day)
         for index, record in enumerate(store.day_records(session, business_day)):
             data = record_bytes(record)
             leaf = merkle.leaf_hash(data)
             builder.add(leaf)
             leaves.add(index, record.transfer_id, leaf, data)
+            nodes.add(leaf)
             nettings.setdefault(record.currency, Netting(business_day, record.currency))
             nettings[record.currency].add(record)
             if progress is not None and (index + 1) % PROGRESS_EVERY_RECORDS == 0:
                 progress(index + 1)
         leaves.flush()
+        nodes.finish()
         store.store_day(session, business_day, builder.root(), builder.size, at_us)
         settlement = DaySettlement(
             business_day, builder.root(), builder.size, at_us, sorted(nettings)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterator
 from dataclasses import dataclass
 
@@ -9,11 +10,14 @@ from sqlalchemy.orm import Session
 
 from coalition import merkle
 from exchange.adapters.sql import settlement_store as store
+from exchange.adapters.sql import tree_store
 from exchange.adapters.sql.tables import SettlementDayRow
 from exchange.domain.errors import DomainError, ErrorCode, invalid
 from exchange.services.settlement import record_bytes
 from settlement.calendar import parse_day
 from settlement.model import NetPosition, PaymentInstruction, TransferRecord
+
+log = logging.getLogger(__name__)
 
 
 def check_day(business_day: str) -> str:
@@ -87,26 +91,43 @@ def own_position(
 def inclusion_proof(
     session: Session, partner_id: str, business_day: str, transfer_id: str
 ) -> tuple[int, int, list[bytes], bytes]:
-    """(leaf index, tree size, audit path, record bytes) for one of the partner's records."""
+    """(leaf index, tree size, audit path, record bytes) for one of the partner's records.
+
+    A handful of indexed reads: the record by (day, transfer id), then the path's stored nodes.
+    """
     day = settled(session, business_day)
-    record = next(
-        (
-            line
-            for line in statement_lines(session, partner_id, business_day)
-            if line.record.transfer_id == transfer_id
-        ),
-        None,
-    )
-    if record is None:
-        raise DomainError(ErrorCode.RECORD_NOT_FOUND, "no such record of yours on that day")
-    leaves = store.leaf_hashes(session, business_day)
+    found = tree_store.settled_leaf(session, business_day, transfer_id)
+    if found is None:
+        raise _no_such_record()
+    index, data = found
+    record = store.record_from_bytes(data)
+    if partner_id not in (record.source_partner_id, record.destination_partner_id):
+        raise _no_such_record()  # the same answer as for a record that does not exist
+    path = audit_path(session, day, index, merkle.leaf_hash(data))
+    return index, day.tree_size, path, record_bytes(record)
+
+
+def _no_such_record() -> DomainError:
+    return DomainError(ErrorCode.RECORD_NOT_FOUND, "no such record of yours on that day")
+
+
+def audit_path(session: Session, day: SettlementDayRow, index: int, leaf: bytes) -> list[bytes]:
+    """The audit path of leaf `index` of a settled day, from its stored nodes and checked
+    against the day's root; a day without them (none should be since migration 0007), or
+    whose nodes do not give its root, is rehashed from all its leaves."""
+    keys = merkle.audit_path_keys(index, day.tree_size)
+    nodes = tree_store.node_hashes(session, day.business_day, (k for p in keys for k in p))
+    try:
+        path = merkle.proof_from_nodes(keys, nodes)
+    except KeyError:
+        log.warning("business day %s has no stored tree nodes", day.business_day)
+    else:
+        if merkle.verify_inclusion(leaf, index, day.tree_size, path, day.merkle_root):
+            return path
+        log.error("the stored tree nodes of business day %s do not give its root", day.business_day)
+    leaves = store.leaf_hashes(session, day.business_day)
     assert len(leaves) == day.tree_size, "a settled day keeps every leaf"
-    return (
-        record.leaf_index,
-        day.tree_size,
-        merkle.inclusion_proof(leaves, record.leaf_index),
-        (record.record_bytes),
-    )
+    return merkle.inclusion_proof(leaves, index)
 
 
 def payment_instructions(
