@@ -236,7 +236,7 @@ def _quote(target: str) -> str:
 
 
 def create_app(settings: ConsoleSettings) -> Starlette:
-    from exchange.console import routes_auth, routes_settlement, routes_work
+    from exchange.console import routes_auth, routes_kpis, routes_settlement, routes_work
     from exchange.console.security import ConsoleSecurity
 
     console = Console(settings)
@@ -244,6 +244,7 @@ def create_app(settings: ConsoleSettings) -> Starlette:
         *routes_auth.routes(console),
         *routes_settlement.routes(console),
         *routes_work.routes(console),
+        *routes_kpis.routes(console),
         Mount("/static", StaticFiles(directory=PACKAGE_DIR / "static"), name="static"),
     ]
     app = Starlette(routes=routes, exception_handlers=_handlers(console))

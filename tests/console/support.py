@@ -44,7 +44,9 @@ DEMO_S_MAX = 180
 def ensure_console_tables(engine: Engine) -> None:
     """Migration 0005 creates these; created here too (if missing) so the tests do not depend
     on the order other revisions land in."""
-    Base.metadata.create_all(engine, tables=[model.__table__ for model in CONSOLE_TABLES])
+    Base.metadata.create_all(
+        engine, tables=[Base.metadata.tables[m.__tablename__] for m in CONSOLE_TABLES]
+    )
 
 
 def free_port() -> int:

@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from playwright.sync_api import Locator, Page, expect
+from playwright.sync_api import FilePayload, Locator, Page, expect
 
 from settlement.model import TransferRecord
 from tests.console.pages import log_in, screenshot
@@ -94,9 +94,8 @@ def _downloads(page: Page) -> dict[str, bytes]:
 def _upload(page: Page, day: str, name: str, content: str) -> None:
     page.goto("/reconciliation")
     page.get_by_label("Business day").first.fill(day)
-    page.get_by_label("CSV file").set_input_files(
-        files=[{"name": name, "mimeType": "text/csv", "buffer": content.encode()}]
-    )
+    upload: FilePayload = {"name": name, "mimeType": "text/csv", "buffer": content.encode()}
+    page.get_by_label("CSV file").set_input_files(files=[upload])
     page.get_by_role("button", name="Upload and match").click()
 
 
