@@ -80,9 +80,10 @@ def _backfill(connection: sa.Connection, business_day: str) -> None:
         sa.select(_leaves.c.leaf_hash)
         .where(_leaves.c.business_day == business_day)
         .order_by(_leaves.c.leaf_index)
+        .execution_options(yield_per=CHUNK_LEAVES)
     )
     chunk_roots: list[bytes] = []
-    result = connection.execution_options(yield_per=CHUNK_LEAVES).execute(query)
+    result = connection.execute(query)
     for number, rows in enumerate(result.partitions(CHUNK_LEAVES)):
         nodes = list(_levels([row[0] for row in rows], 0, number * CHUNK_LEAVES))
         if len(rows) == CHUNK_LEAVES:
