@@ -1,9 +1,15 @@
-"""What the database's sessions are doing during a stage, sampled from pg_stat_activity.
+"""What the database's sessions do during a stage, and what CPU they use, from pg_stat_activity.
 
 The average number of the stage's sessions in each state tells where a transaction's time goes:
 `Lock:*` is a queue on a row or transaction (hot rows), `IO:WALSync`/`IO:WALWrite` is commit
 durability, `Client:ClientRead` while idle in a transaction is the database waiting for the
 client (the hub's Python), `CPU` is a session running with no wait event.
+
+The same samples name the backend processes serving the stage's database (idle ones too); with
+the server on this machine, their CPU (utime + stime from /proc) is read at the start, every
+`CPU_READ_EVERY` samples and at the end. A backend that starts during the stage counts from
+zero; one that ends counts up to its last reading. Shared processes (WAL writer,
+checkpointer) and other databases' sessions are not counted.
 """
 
 from __future__ import annotations
@@ -11,18 +17,50 @@ from __future__ import annotations
 import threading
 from collections import Counter
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
 
 import psycopg
 
+from exchange.bench.proc import is_postgres_process, process_cpu_s
+
 SAMPLE_INTERVAL_S = 0.02
+CPU_READ_EVERY = 10
 SAMPLER_JOIN_S_MAX = 5.0
 SESSIONS_QUERY = """
-SELECT coalesce(wait_event_type || ':' || wait_event, 'CPU'), state
+SELECT pid, coalesce(wait_event_type || ':' || wait_event, 'CPU'), coalesce(state, '')
 FROM pg_stat_activity
-WHERE datname = current_database() AND pid <> pg_backend_pid() AND state <> 'idle'
+WHERE datname = current_database() AND pid <> pg_backend_pid()
 """
+Connection = psycopg.Connection[tuple[int, str, str]]
+
+
+@dataclass
+class BackendCpu:
+    """CPU seconds of each backend: when first seen (0 if born during the stage), and last.
+
+    A pid counts only if this machine's process of that pid is a postgres one: a server
+    elsewhere has no CPU to read here (total None).
+    """
+
+    first_s: dict[int, float] = field(default_factory=dict)
+    last_s: dict[int, float] = field(default_factory=dict)
+    foreign: set[int] = field(default_factory=set)
+
+    def read(self, pids: set[int], at_start: bool) -> None:
+        for pid in pids - self.foreign:
+            if pid not in self.first_s and not is_postgres_process(pid):
+                self.foreign.add(pid)
+                continue
+            cpu_s = process_cpu_s(pid)
+            if cpu_s is not None:  # None: it ended since; its last reading stands
+                self.first_s.setdefault(pid, cpu_s if at_start else 0.0)
+                self.last_s[pid] = cpu_s
+
+    def total_s(self) -> float | None:
+        if not self.last_s:
+            return None
+        return sum(self.last_s[pid] - self.first_s[pid] for pid in self.last_s)
 
 
 @dataclass
@@ -31,11 +69,16 @@ class DatabaseWaits:
 
     samples: int = 0
     sessions: Counter[str] = field(default_factory=Counter)
+    pids: set[int] = field(default_factory=set)
+    cpu: BackendCpu = field(default_factory=BackendCpu)
     error: str = ""
 
-    def add(self, rows: list[tuple[str, str]]) -> None:
+    def add(self, rows: list[tuple[int, str, str]]) -> None:
         self.samples += 1
-        for wait, state in rows:
+        for pid, wait, state in rows:
+            self.pids.add(pid)
+            if state == "idle":
+                continue
             label = wait if state == "active" else f"{state} ({wait})"
             self.sessions[label] += 1
 
@@ -46,6 +89,10 @@ class DatabaseWaits:
             label: round(count / self.samples, 2) for label, count in self.sessions.most_common()
         }
 
+    def cpu_s(self) -> float | None:
+        """CPU the stage's backends used, or None (not sampled, or not on this machine)."""
+        return None if self.error else self.cpu.total_s()
+
     def text(self, count: int = 4) -> str:
         if self.error:
             return f"database sessions: not sampled ({self.error})"
@@ -53,25 +100,49 @@ class DatabaseWaits:
         return "database sessions (avg): " + ", ".join(f"{label} {n:g}" for label, n in top)
 
 
-def _sample(conninfo: str, waits: DatabaseWaits, stop: threading.Event) -> None:
+def _snapshot(connection: Connection, waits: DatabaseWaits) -> set[int]:
+    rows = connection.execute(SESSIONS_QUERY).fetchall()
+    waits.add(rows)
+    return {row[0] for row in rows}
+
+
+def _sample(connection: Connection, waits: DatabaseWaits, stop: threading.Event) -> None:
     try:
-        with psycopg.connect(conninfo, autocommit=True) as connection:
-            while not stop.wait(SAMPLE_INTERVAL_S):
-                waits.add(connection.execute(SESSIONS_QUERY).fetchall())
+        while not stop.wait(SAMPLE_INTERVAL_S):
+            pids = _snapshot(connection, waits)
+            if waits.samples % CPU_READ_EVERY == 0:
+                waits.cpu.read(pids, at_start=False)
     except psycopg.Error as error:
         waits.error = str(error).strip().splitlines()[0]
+
+
+def _quiet(connection: Connection) -> None:
+    """The sampler's own queries stay out of the statement log (superusers only may say so)."""
+    with suppress(psycopg.Error):
+        connection.execute("SET log_statement = 'none'")
 
 
 @contextmanager
 def sampled_waits(conninfo: str) -> Iterator[DatabaseWaits]:
     """Samples the database's sessions on a thread for the duration of the block."""
     waits, stop = DatabaseWaits(), threading.Event()
-    sampler = threading.Thread(
-        target=_sample, args=(conninfo, waits, stop), name="db-waits", daemon=True
-    )
-    sampler.start()
     try:
+        connection: Connection = psycopg.connect(conninfo, autocommit=True)
+    except psycopg.Error as error:
+        waits.error = str(error).strip().splitlines()[0]
         yield waits
-    finally:
-        stop.set()
-        sampler.join(SAMPLER_JOIN_S_MAX)
+        return
+    with connection:
+        _quiet(connection)
+        waits.cpu.read(_snapshot(connection, waits), at_start=True)
+        sampler = threading.Thread(
+            target=_sample, args=(connection, waits, stop), name="db-waits", daemon=True
+        )
+        sampler.start()
+        try:
+            yield waits
+        finally:
+            stop.set()
+            sampler.join(SAMPLER_JOIN_S_MAX)
+            if not waits.error:
+                waits.cpu.read(_snapshot(connection, waits), at_start=False)

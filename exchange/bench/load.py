@@ -227,6 +227,9 @@ class StageResult:
     server_cpu_s: float | None = None
     # Average number of database sessions in each wait state (exchange.bench.dbwaits).
     database_sessions: dict[str, float] = field(default_factory=dict)
+    # CPU of the database backends serving the stage, and the statements they were sent.
+    database_cpu_s: float | None = None
+    statements: int | None = None
 
     @property
     def rate_per_s(self) -> float:
@@ -241,6 +244,21 @@ class StageResult:
         if self.server_cpu_s is None or self.elapsed_s <= 0:
             return None
         return 100 * self.server_cpu_s / self.elapsed_s
+
+    def per_op(self, total: float | None, scale: float = 1000.0) -> float | None:
+        """`total` per successful item of the stage's unit (x1000: seconds to milliseconds)."""
+        if total is None or self.items_ok == 0:
+            return None
+        return scale * total / self.items_ok
+
+    def cost_per_op(self) -> dict[str, float | None]:
+        """CPU milliseconds of each party, and statements, per item of the stage's unit."""
+        return {
+            "server_cpu_ms_per_op": _rounded(self.per_op(self.server_cpu_s), 3),
+            "database_cpu_ms_per_op": _rounded(self.per_op(self.database_cpu_s), 3),
+            "client_cpu_ms_per_op": _rounded(self.per_op(self.client_cpu_s), 3),
+            "statements_per_op": _rounded(self.per_op(self.statements, 1.0)),
+        }
 
     def latency_ms(self, quantile: float) -> float | None:
         """Nearest-rank quantile of successful operations' latencies, in milliseconds."""
@@ -270,11 +288,12 @@ class StageResult:
             "server_cpu_percent_of_one_core": _rounded(self.server_cpu_percent()),
             "target_rate_per_s": _rounded(self.target_rate_per_s),
             "database_sessions_avg": self.database_sessions,
+            **self.cost_per_op(),
         }
 
 
-def _rounded(value: float | None) -> float | None:
-    return None if value is None else round(value, 2)
+def _rounded(value: float | None, places: int = 2) -> float | None:
+    return None if value is None else round(value, places)
 
 
 def _collect(reports: Queue[WorkerReport], count: int, wait_s: float) -> list[WorkerReport]:
