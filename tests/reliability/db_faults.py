@@ -137,9 +137,11 @@ class Cut:
 
 @dataclass
 class CutPlan:
-    up_s: tuple[float, float] = (0.3, 1.2)
+    up_s: tuple[float, float] = (0.2, 0.8)
     down_s: tuple[float, float] = (0.2, 1.5)
     seed: int = 0
+    # Each outage stalls the calls: beyond this many, cuts only lengthen the run.
+    cuts_max: int = 8
 
 
 class ConnectionCutter(_FaultThread):
@@ -153,6 +155,8 @@ class ConnectionCutter(_FaultThread):
     def _loop(self) -> None:
         rng = random.Random(self.plan.seed)
         while not self.stop.wait(rng.uniform(*self.plan.up_s)):
+            if len(self.cuts) >= self.plan.cuts_max:
+                return
             if not self.record.busy():
                 continue
             stage = self.record.stage

@@ -23,25 +23,11 @@ import grpc
 from google.protobuf.message import Message
 
 from coalition.keys import SigningKey
+from tests.reliability.fault_rpcs import hub_rpcs
 from tests.support.raw_calls import SignedRequest, call_raw
 
 Code = grpc.StatusCode
 
-SERVICE_OF = {
-    "CreateQuote": "ExchangeService",
-    "CreateTransfer": "ExchangeService",
-    "CreateTransferBatch": "ExchangeService",
-    "ConfirmCredit": "ExchangeService",
-    "ConfirmCredits": "ExchangeService",
-    "RejectCredit": "ExchangeService",
-    "CreateReversal": "ExchangeService",
-    "AckEvents": "EventService",
-    "ListEvents": "EventService",
-    "EnrollMember": "IdentityService",
-    "CreateLinkCode": "IdentityService",
-    "RedeemLinkCode": "IdentityService",
-}
-READ_ONLY_RPCS = frozenset({"ListEvents"})
 # What a partner retries with the same key: the hub (or its database) was briefly away.
 RETRIED = frozenset({Code.UNAVAILABLE, Code.ABORTED, Code.DEADLINE_EXCEEDED})
 RETRY_BACKOFF_S = (0.05, 0.4)
@@ -52,7 +38,7 @@ STAGE_S_MAX = 240.0
 
 
 def method_path(rpc: str) -> str:
-    return f"/coalition.v1.{SERVICE_OF[rpc]}/{rpc}"
+    return hub_rpcs()[rpc].path
 
 
 @dataclass(frozen=True)
@@ -130,9 +116,9 @@ class RetryingClient:
 
     def call(self, rpc: str, partner_id: str, request: Message, key: str | None = None) -> Answer:
         body = request.SerializeToString(deterministic=True)
-        key = "" if rpc in READ_ONLY_RPCS else (key or str(uuid.uuid4()))
-        answer = self.send(rpc, partner_id, body, key, keep=rpc not in READ_ONLY_RPCS)
-        return answer
+        changes_state = hub_rpcs()[rpc].changes_state
+        key = (key or str(uuid.uuid4())) if changes_state else ""
+        return self.send(rpc, partner_id, body, key, keep=changes_state)
 
     def send(self, rpc: str, partner_id: str, body: bytes, key: str, keep: bool = True) -> Answer:
         deadline = time.monotonic() + CALL_S_MAX
@@ -178,5 +164,20 @@ def run_stage(record: LoadRecord, stage: str, tasks: Sequence[Task]) -> list[Ans
     with ThreadPoolExecutor(STAGE_WORKERS, thread_name_prefix=f"load-{stage}") as pool:
         futures = [pool.submit(task) for task in tasks]
         answers = [future.result(timeout=STAGE_S_MAX) for future in futures]
+    record.stage = "between stages"
+    return answers
+
+
+def run_chains(record: LoadRecord, stage: str, chains: Sequence[Sequence[Task]]) -> list[Answer]:
+    """Runs each chain's calls one after another, the chains side by side (calls that must
+    not overlap, such as one partner's new versions of one thing); the answers, in order."""
+
+    def chain_task(chain: Sequence[Task]) -> Callable[[], list[Answer]]:
+        return lambda: [task() for task in chain]
+
+    record.stage = stage
+    with ThreadPoolExecutor(STAGE_WORKERS, thread_name_prefix=f"load-{stage}") as pool:
+        futures = [pool.submit(chain_task(chain)) for chain in chains]
+        answers = [a for future in futures for a in future.result(timeout=STAGE_S_MAX)]
     record.stage = "between stages"
     return answers

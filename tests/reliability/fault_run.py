@@ -3,16 +3,18 @@ through a cuttable proxy, the transfer flow twice, and what the clients were tol
 
 Phase one terminates the hub's PostgreSQL backends while each stage's calls are in flight;
 phase two cuts the connection between hub and database, drops it and refuses new ones for a
-while, then lets it through again. The hub is never restarted: it must recover by itself.
-Afterwards every OK answer is replayed with its key, the ledger is checked after each phase,
-and the day is settled. Nothing here asserts; the test judges the result.
+while, then lets it through again. The day is then settled, and phase three terminates
+backends during every other state-changing RPC (some need the settled day). The hub is never
+restarted: it must recover by itself. Afterwards every OK answer is replayed with its key;
+the ledger is checked after each phase. Nothing here asserts; the test judges the result.
 """
 
 from __future__ import annotations
 
 import random
 import time
-from collections.abc import Iterator
+from collections import Counter
+from collections.abc import Callable, Iterator
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -21,6 +23,7 @@ from sqlalchemy import select
 from sqlalchemy.engine import make_url
 
 from coalition.keys import PRIVATE_KEY_FILE, SigningKey, load_signing_key
+from coalition.v1 import identity_pb2 as ipb
 from exchange.adapters.sql.engine import create_database_engine
 from exchange.adapters.sql.tables import TransferRow
 from exchange.config import ENVIRONMENT_NAMES, Settings
@@ -36,8 +39,12 @@ from tests.reliability.db_faults import (
     TerminationTargets,
 )
 from tests.reliability.db_proxy import DatabaseProxy, database_proxy
+from tests.reliability.fault_admin_calls import AdminCalls, AdminOutcome
 from tests.reliability.fault_flow import FlowOutcome, FlowSize, TransferFlow
+from tests.reliability.fault_flow_admin import PARTNERS, AdminFlow
+from tests.reliability.fault_flow_settlement import SettledLine, SettlementStages
 from tests.reliability.fault_load import Answer, LoadRecord, RetryingClient, run_stage
+from tests.reliability.fault_rpcs import state_changing_rpcs
 from tests.support import databases
 from tests.support.transfer_setup import agree_rates, linked_member
 
@@ -48,24 +55,16 @@ DAILY_CAP_POINTS = 100_000_000
 # Nothing the clients leave unresolved may be voided behind their backs during the run.
 TRANSFER_TIMEOUT_S = 900
 RATE_LIMIT_PER_S = 100_000
-TERMINATION_STAGES = frozenset(
-    {
-        "CreateQuote",
-        "CreateTransfer",
-        "ConfirmCredit",
-        "RejectCredit",
-        "CreateTransferBatch",
-        "ConfirmCredits",
-        "CreateReversal",
-        "AckEvents",
-        "EnrollMember",
-        "CreateLinkCode",
-        "RedeemLinkCode",
-    }
-)
+# Every state-changing RPC the hub declares has its backends terminated mid-call.
+TERMINATION_STAGES = state_changing_rpcs()
 TERMINATIONS_PER_STAGE_MAX = 5
 TERMINATION_FLOW = FlowSize(quotes=36, batches=10, reversals=10, new_members=8)
 CUT_FLOW = FlowSize(quotes=36, batches=10, reversals=10, new_members=6)
+CUTS_MIN = 5
+ADMINISTRATION_PHASE = "backend terminations: administration"
+# Should the flow end before CUTS_MIN cuts, enrolments go on (rounds of this many) until then.
+CUT_FILLER_CALLS = 24
+CUT_FILLER_ROUNDS_MAX = 20
 
 
 @dataclass
@@ -77,6 +76,9 @@ class PhaseResult:
     seconds: float
     terminations: list[Termination] = field(default_factory=list)
     cuts: list[Cut] = field(default_factory=list)
+    administration: AdminOutcome | None = None
+    # Rounds each administration stage ran until a backend was terminated during it.
+    rounds: dict[str, int] = field(default_factory=dict)
 
 
 @dataclass
@@ -128,8 +130,10 @@ class FaultRun:
         }
         members = self._agree_and_link(keys)
         phases = [self._terminations(keys, members), self._cuts(keys, members)]
-        replays = self._replays(keys, [a for p in phases for a in p.record.answers])
         settlements = self._settle()
+        # Reconciliation and disputes need a settled day: this phase comes after settling.
+        phases.append(self._administration(keys, members))
+        replays = self._replays(keys, [a for p in phases for a in p.record.answers])
         final_check = crash_harness.run_cli(self.environment, "check", cwd=self.directory)
         starts = self.hub.starts
         exit_code = self.hub.stop()
@@ -156,43 +160,120 @@ class FaultRun:
         self,
         name: str,
         keys: dict[str, SigningKey],
-        members: list[tuple[str, str]],
-        size: FlowSize,
         faults: BackendTerminator | ConnectionCutter,
-        record: LoadRecord,
+        drive: Callable[[RetryingClient], FlowOutcome],
     ) -> PhaseResult:
+        record = faults.record
         client = RetryingClient(self.hub.target, keys, AUDIENCE, record)
-        flow = TransferFlow(client, record, members, random.Random(self.rng.random()))
         began = time.monotonic()
         try:
             with faults:
-                flow.run(size, lambda stage: None)
+                outcome = drive(client)
         finally:
             client.close()
         seconds = time.monotonic() - began
         check = crash_harness.run_cli(self.environment, "check", cwd=self.directory)
-        return PhaseResult(name, record, flow.outcome, check, seconds)
+        return PhaseResult(name, record, outcome, check, seconds)
+
+    def _flow(
+        self, client: RetryingClient, members: list[tuple[str, str]], size: FlowSize
+    ) -> FlowOutcome:
+        flow = TransferFlow(client, client.record, members, random.Random(self.rng.random()))
+        flow.run(size, lambda stage: None)
+        return flow.outcome
+
+    def _terminator(self) -> BackendTerminator:
+        targets = TerminationTargets(TERMINATIONS_PER_STAGE_MAX, TERMINATION_STAGES)
+        admin_url = databases.postgres_admin_url()
+        return BackendTerminator(admin_url, self.database_name, LoadRecord(), targets)
 
     def _terminations(
         self, keys: dict[str, SigningKey], members: list[tuple[str, str]]
     ) -> PhaseResult:
-        record = LoadRecord()
-        targets = TerminationTargets(TERMINATIONS_PER_STAGE_MAX, TERMINATION_STAGES)
-        terminator = BackendTerminator(
-            databases.postgres_admin_url(), self.database_name, record, targets
-        )
+        terminator = self._terminator()
         result = self._phase(
-            "backend terminations", keys, members, TERMINATION_FLOW, terminator, record
+            "backend terminations",
+            keys,
+            terminator,
+            lambda client: self._flow(client, members, TERMINATION_FLOW),
         )
         result.terminations = terminator.terminations
         return result
 
     def _cuts(self, keys: dict[str, SigningKey], members: list[tuple[str, str]]) -> PhaseResult:
-        record = LoadRecord()
-        cutter = ConnectionCutter(self.proxy, record, CutPlan(seed=self.rng.randrange(2**31)))
-        result = self._phase("connection cuts", keys, members, CUT_FLOW, cutter, record)
+        plan = CutPlan(seed=self.rng.randrange(2**31))
+        cutter = ConnectionCutter(self.proxy, LoadRecord(), plan)
+
+        def drive(client: RetryingClient) -> FlowOutcome:
+            outcome = self._flow(client, members, CUT_FLOW)
+            self._enrol_until_cut(client, cutter)
+            return outcome
+
+        result = self._phase("connection cuts", keys, cutter, drive)
         result.cuts = cutter.cuts
         return result
+
+    @staticmethod
+    def _enrol_until_cut(client: RetryingClient, cutter: ConnectionCutter) -> None:
+        """A quick flow can end before the cutter has cut often enough: load goes on."""
+
+        def enrol() -> Answer:
+            return client.call("EnrollMember", "skyway", ipb.EnrollMemberRequest())
+
+        for _ in range(CUT_FILLER_ROUNDS_MAX):
+            if len(cutter.cuts) >= CUTS_MIN:
+                return
+            run_stage(client.record, "EnrollMember", [enrol] * CUT_FILLER_CALLS)
+
+    def _administration(
+        self, keys: dict[str, SigningKey], members: list[tuple[str, str]]
+    ) -> PhaseResult:
+        terminator = self._terminator()
+        calls: list[AdminCalls] = []
+        rounds: dict[str, int] = {}
+
+        def drive(client: RetryingClient) -> FlowOutcome:
+            calls.append(AdminCalls(client, client.record, lambda: time.time_ns() // 1000))
+            settled = SettlementStages(calls[0], PARTNERS, self._settled_lines())
+            flow = AdminFlow(calls[0], members, settled, lambda rpc: terminator.by_stage[rpc])
+            flow.rounds = rounds
+            flow.run()
+            return FlowOutcome(refused=calls[0].refused)
+
+        result = self._phase(ADMINISTRATION_PHASE, keys, terminator, drive)
+        result.terminations = terminator.terminations
+        result.administration = calls[0].outcome
+        result.rounds = rounds
+        return result
+
+    def _settled_lines(self) -> list[SettledLine]:
+        """The settled day with the most records, as lines: who paid whom how much."""
+        engine = create_database_engine(self.database_url, pool_size=1)
+        try:
+            with engine.connect() as connection:
+                rows = connection.execute(
+                    select(
+                        TransferRow.business_day,
+                        TransferRow.transfer_id,
+                        TransferRow.kind,
+                        TransferRow.source_partner_id,
+                        TransferRow.destination_partner_id,
+                        TransferRow.currency,
+                        TransferRow.settlement_amount_minor,
+                    ).where(TransferRow.state == "completed", TransferRow.business_day.is_not(None))
+                ).all()
+        finally:
+            engine.dispose()
+        lines = [
+            SettledLine(day, tid, *((d, s) if kind == "reversal" else (s, d)), currency, amount)
+            for day, tid, kind, s, d, currency, amount in rows
+            if day is not None
+        ]
+        busiest = Counter(line.business_day for line in lines).most_common(1)[0][0]
+        return sorted(
+            (line for line in lines if line.business_day == busiest),
+            key=lambda line: line.transfer_id,
+        )
 
     def _replays(
         self, keys: dict[str, SigningKey], answers: list[Answer]
