@@ -1,4 +1,4 @@
-"""The servers a run measures, each in a process of its own: the hub and the bare echo server.
+"""The servers a run measures, each in a process of its own: the hub and the echo servers.
 
 A server in its own process shares no GIL with the load generators, which is the point: the
 figures are the server's, not the client's.
@@ -20,7 +20,9 @@ from pathlib import Path
 import grpc
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
+from exchange.bench.proc import process_cpu_s
 from exchange.bench.seed import PreparedHub
+from exchange.bench.signed_echo import SignedEcho
 from exchange.config import ENVIRONMENT_NAMES
 
 SERVING_WAIT_S_MAX = 60.0
@@ -47,12 +49,7 @@ class ServerProcess:
 
     def cpu_s(self) -> float | None:
         """User plus system CPU time the process has used so far (Linux), else None."""
-        try:
-            fields = Path(f"/proc/{self.pid}/stat").read_text().rsplit(")", 1)[1].split()
-        except OSError:
-            return None
-        # utime and stime are fields 14 and 15 of stat; [0] here is field 3 (state).
-        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+        return process_cpu_s(self.pid)
 
     def log_tail(self) -> str:
         try:
@@ -120,14 +117,22 @@ def server_process(
 
 
 @contextmanager
-def hub_process(prepared: PreparedHub, audience: str, log_path: Path) -> Iterator[ServerProcess]:
-    """`coalition serve` on a free loopback port, configured through its environment."""
+def hub_process(
+    prepared: PreparedHub,
+    audience: str,
+    log_path: Path,
+    settings: Mapping[str, str] | None = None,
+) -> Iterator[ServerProcess]:
+    """`coalition serve` on a free loopback port, configured through its environment;
+    `settings` adds or overrides COALITION_* variables by setting name."""
     port = free_port()
+    extra = {ENVIRONMENT_NAMES[name]: value for name, value in (settings or {}).items()}
     env = {
         ENVIRONMENT_NAMES["database_url"]: prepared.database_url,
         ENVIRONMENT_NAMES["listen_address"]: f"127.0.0.1:{port}",
         ENVIRONMENT_NAMES["audience"]: audience,
         ENVIRONMENT_NAMES["hub_key_path"]: str(prepared.hub_key_path),
+        **extra,
     }
     command = [sys.executable, "-m", "exchange.cli", "serve"]
     with server_process("the hub", command, port, log_path, env) as server:
@@ -148,4 +153,16 @@ def echo_process(response_bytes: int, log_path: Path) -> Iterator[ServerProcess]
         str(response_bytes),
     ]
     with server_process("the echo server", command, port, log_path, {}) as server:
+        yield server
+
+
+@contextmanager
+def signed_echo_process(signed: SignedEcho, log_path: Path) -> Iterator[ServerProcess]:
+    """The signed echo server (exchange.bench.signed_echo); its configuration beside its log."""
+    config_path = log_path.with_suffix(".json")
+    config_path.write_text(signed.to_json())
+    port = free_port()
+    command = [sys.executable, "-m", "exchange.bench.echo", "--listen", f"127.0.0.1:{port}"]
+    command += ["--signed", str(config_path)]
+    with server_process("the signed echo server", command, port, log_path, {}) as server:
         yield server
