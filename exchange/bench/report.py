@@ -13,25 +13,49 @@ from exchange.bench.load import StageResult
 # Stage keys, in the order a run measures and prints them, with their table labels.
 STAGE_LABELS = {
     "echo": "baseline: bare gRPC echo",
+    "signed_echo": "baseline: signed echo (CreateQuote)",
     "raw_transactions": "baseline: raw psycopg transactions",
     "hub_quotes": "hub: signed CreateQuote",
     "hub_transfers": "hub: complete single transfers",
     "hub_transfers_half_peak": "hub: single transfers, half of peak",
     "hub_batch_transfers": "hub: complete batched transfers",
+    "hub_unary_no_streams": "hub: GetHubKeys, no streams open",
+    "hub_unary_streams_open": "hub: GetHubKeys, 1,000 streams open",
 }
+
+
+def _rate(stage: StageResult) -> float | None:
+    return stage.rate_per_s
+
+
+def _server_cpu_per_op(stage: StageResult) -> float | None:
+    return stage.per_op(stage.server_cpu_s)
+
+
+def _p99(stage: StageResult) -> float | None:
+    return stage.latency_ms(0.99)
 
 
 @dataclass(frozen=True)
 class Ratio:
+    """numerator / denominator of one figure of two stages (by default their rates)."""
+
     name: str
     numerator: str
     denominator: str
+    figure: Callable[[StageResult], float | None] = _rate
 
 
 RATIOS = (
     Ratio("quotes_per_echo_call", "hub_quotes", "echo"),
+    Ratio("quotes_per_signed_echo_call", "hub_quotes", "signed_echo"),
+    Ratio("signed_echo_calls_per_echo_call", "signed_echo", "echo"),
+    Ratio("quote_server_cpu_per_signed_echo_call", "hub_quotes", "signed_echo", _server_cpu_per_op),
     Ratio("transfers_per_raw_transaction", "hub_transfers", "raw_transactions"),
     Ratio("batch_transfers_per_raw_transaction", "hub_batch_transfers", "raw_transactions"),
+    Ratio(
+        "unary_p99_streams_open_per_none", "hub_unary_streams_open", "hub_unary_no_streams", _p99
+    ),
 )
 
 
@@ -76,23 +100,28 @@ TARGETS = (
         "hub_transfers_half_peak",
         25.0,
         False,
-        lambda stages, _: _p99(stages, "hub_transfers_half_peak"),
+        lambda stages, _: _stage_p99(stages, "hub_transfers_half_peak"),
     ),
 )
 
 
-def _p99(stages: dict[str, StageResult], name: str) -> float | None:
+def _stage_p99(stages: dict[str, StageResult], name: str) -> float | None:
     stage = stages.get(name)
-    return None if stage is None else stage.latency_ms(0.99)
+    return None if stage is None else _p99(stage)
+
+
+def ratio_value(ratio: Ratio, stages: dict[str, StageResult]) -> float | None:
+    top, bottom = stages.get(ratio.numerator), stages.get(ratio.denominator)
+    if top is None or bottom is None:
+        return None
+    numerator, denominator = ratio.figure(top), ratio.figure(bottom)
+    if numerator is None or denominator is None or denominator <= 0:
+        return None
+    return round(numerator / denominator, 3)
 
 
 def ratios(stages: dict[str, StageResult]) -> dict[str, float | None]:
-    found: dict[str, float | None] = {}
-    for ratio in RATIOS:
-        top, bottom = stages.get(ratio.numerator), stages.get(ratio.denominator)
-        usable = top is not None and bottom is not None and bottom.rate_per_s > 0
-        found[ratio.name] = round(top.rate_per_s / bottom.rate_per_s, 3) if usable else None  # type: ignore[union-attr]
-    return found
+    return {ratio.name: ratio_value(ratio, stages) for ratio in RATIOS}
 
 
 def target_results(
@@ -145,20 +174,38 @@ def _cell(value: float | None, width: int, places: int = 1) -> str:
 
 
 def stage_line(label: str, stage: StageResult) -> str:
-    cpu = stage.server_cpu_percent()
+    cost = stage.cost_per_op()
+    costs = [
+        _cell(stage.server_cpu_percent(), 5, 0),
+        _cell(cost["server_cpu_ms_per_op"], 7, 3),
+        _cell(cost["database_cpu_ms_per_op"], 7, 3),
+        _cell(cost["client_cpu_ms_per_op"], 7, 3),
+        _cell(cost["statements_per_op"], 6, 1),
+    ]
     return (
-        f"{label:<38} {stage.rate_per_s:>10.1f} {stage.unit:<13}"
-        f"{_cell(stage.latency_ms(0.5), 8, 2)} {_cell(stage.latency_ms(0.99), 8, 2)}"
-        f" {stage.error_count:>7} {_cell(cpu, 9, 0)}"
+        f"{label:<38} {stage.rate_per_s:>9.1f} {stage.unit:<13}"
+        f"{_cell(stage.latency_ms(0.5), 7, 2)} {_cell(stage.latency_ms(0.99), 7, 2)}"
+        f" {stage.error_count:>6} " + " ".join(costs)
     )
 
 
+TABLE_HEADER = (
+    f"{'stage':<38} {'rate/s':>9} {'unit':<13}{'p50 ms':>7} {'p99 ms':>7} {'errors':>6}"
+    f" {'srv%':>5} {'srv ms':>7} {'db ms':>7} {'cli ms':>7} {'stmts':>6}"
+)
+TABLE_FOOTNOTE = (
+    "srv%: server CPU, % of one core; srv/db/cli ms: CPU milliseconds per item of the unit "
+    "(server, database backends, load generators); stmts: statements per item"
+)
+
+
 def table(report: dict[str, Any], stages: dict[str, StageResult]) -> str:
-    header = f"{'stage':<38} {'rate/s':>10} {'unit':<13}{'p50 ms':>8} {'p99 ms':>8}"
-    lines = [header + f" {'errors':>7} {'server CPU%':>9}"]
+    lines = [TABLE_HEADER]
     lines += [
         stage_line(STAGE_LABELS[name], stages[name]) for name in STAGE_LABELS if name in stages
     ]
+    lines += [TABLE_FOOTNOTE, "", f"{'ratio':<58} {'value':>9}"]
+    lines += [f"{ratio.name:<58} {_cell(report['ratios'][ratio.name], 9, 3)}" for ratio in RATIOS]
     lines += ["", f"{'target':<58} {'value':>9} {'needs':>9}  result"]
     for target in report["targets"]:
         needs = f"{target['comparison']} {target['threshold']:g}"

@@ -1,0 +1,160 @@
+"""A run's options and its measuring of one stage: load, server CPU, database CPU and statements."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager, contextmanager, nullcontext
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy.exc import ArgumentError
+
+from exchange.bench import report
+from exchange.bench.dbwaits import DatabaseWaits, sampled_waits
+from exchange.bench.load import LoadShape, StageResult, Workload, run_stage, shape_for
+from exchange.bench.profile import Profile, sampled
+from exchange.bench.seed import MEMBERS_DEFAULT, PARTNERS_DEFAULT, is_postgres
+from exchange.bench.servers import ServerProcess
+from exchange.bench.statements import StatementLog
+from partners.sdk import TRANSFER_BATCH_ENTRIES_MAX
+
+RESULTS_PATH_DEFAULT = Path("bench-results/hub.json")
+CLIENTS_DEFAULT = 16
+# A batch is a partner's file: a few in flight at once, not one per client thread.
+BATCH_CLIENTS_DEFAULT = 4
+CLIENT_PROCESSES_MAX = max(2, os.cpu_count() or 2)
+PROFILED_STAGES = ("hub_transfers", "hub_batch_transfers")
+
+
+class BenchError(Exception):
+    """A run that cannot start or cannot finish; one line for the operator."""
+
+
+@dataclass(frozen=True)
+class BenchOptions:
+    database_url: str
+    seconds: float
+    out: Path = RESULTS_PATH_DEFAULT
+    profile: bool = False
+    clients: int = CLIENTS_DEFAULT
+    batch_clients: int = BATCH_CLIENTS_DEFAULT
+    batch_entries: int = TRANSFER_BATCH_ENTRIES_MAX
+    members: int = MEMBERS_DEFAULT
+    partners: int = PARTNERS_DEFAULT
+
+    def check(self) -> None:
+        try:
+            postgres = is_postgres(self.database_url)
+        except ArgumentError:
+            raise BenchError(f"cannot parse --database-url {self.database_url!r}") from None
+        if not postgres:
+            raise BenchError(
+                "coalition bench needs a PostgreSQL --database-url (postgresql+psycopg://...)"
+            )
+        if self.seconds <= 0:
+            raise BenchError("--seconds must be positive")
+        if not 1 <= self.batch_entries <= TRANSFER_BATCH_ENTRIES_MAX:
+            raise BenchError(f"batch entries must be 1-{TRANSFER_BATCH_ENTRIES_MAX}")
+        if min(self.clients, self.batch_clients) < 1:
+            raise BenchError("--clients must be at least 1")
+        if self.members < max(self.clients, self.batch_clients):
+            raise BenchError("every client needs members of its own: raise --members")
+
+
+@dataclass(frozen=True)
+class Measured:
+    """What a stage loads: a server process (its CPU, its profile) and/or a database (its
+    sessions' waits and CPU, and, when the statement log can be read, its statements)."""
+
+    server: ServerProcess | None = None
+    conninfo: str | None = None
+    log: StatementLog | None = None
+
+    def cpu_s(self) -> float | None:
+        return self.server.cpu_s() if self.server is not None else None
+
+    def waits(self) -> AbstractContextManager[DatabaseWaits]:
+        return (
+            nullcontext(DatabaseWaits()) if self.conninfo is None else sampled_waits(self.conninfo)
+        )
+
+    def log_offset(self) -> int | None:
+        return self.log.size() if self.log is not None else None
+
+
+@dataclass
+class Run:
+    """A run in progress: where its files go, and what it has measured so far."""
+
+    options: BenchOptions
+    work: Path
+    progress: Callable[[str], None]
+    stages: dict[str, StageResult] = field(default_factory=dict)
+    profiles: dict[str, Profile] = field(default_factory=dict)
+    context: dict[str, Any] = field(default_factory=dict)
+
+    def shape(self, clients: int, rate_per_s: float | None = None) -> LoadShape:
+        shape = shape_for(clients, CLIENT_PROCESSES_MAX, self.options.seconds)
+        return replace(shape, rate_per_s=rate_per_s)
+
+    def note(self, text: str) -> None:
+        self.context.setdefault("notes", []).append(text)
+        self.progress(f"  note: {text}")
+
+    def measure(
+        self,
+        key: str,
+        unit: str,
+        workload: Workload,
+        shape: LoadShape,
+        measured: Measured,
+    ) -> StageResult:
+        label = report.STAGE_LABELS[key]
+        pacing = "" if shape.rate_per_s is None else f", paced to {shape.rate_per_s:.0f}/s"
+        self.progress(
+            f"stage {label}: {shape.clients} clients in {shape.processes} processes, "
+            f"{shape.duration_s:g} s{pacing}"
+        )
+        with self._profiled(key, measured.server), measured.waits() as waits:
+            cpu_before_s, log_start = measured.cpu_s(), measured.log_offset()
+            result = run_stage(key, unit, workload, shape)
+            cpu_after_s, log_end = measured.cpu_s(), measured.log_offset()
+        if cpu_before_s is not None and cpu_after_s is not None:
+            result = replace(result, server_cpu_s=cpu_after_s - cpu_before_s)
+        result = replace(
+            result,
+            database_sessions=waits.average(),
+            database_cpu_s=waits.cpu_s(),
+            statements=_statements(measured.log, log_start, log_end, waits.pids),
+        )
+        self.stages[key] = result
+        self.progress(f"  {report.stage_line(label, result)}")
+        if measured.conninfo is not None:
+            self.progress(f"  {waits.text()}")
+        return result
+
+    def _profiled(self, key: str, server: ServerProcess | None) -> AbstractContextManager[None]:
+        if not self.options.profile or server is None or key not in PROFILED_STAGES:
+            return nullcontext()
+        raw_path = self.options.out.with_name(f"{self.options.out.stem}-profile-{key}.txt")
+        raw_path.parent.mkdir(parents=True, exist_ok=True)
+        return _keep(self.profiles, key, sampled(server.pid, key, raw_path))
+
+
+def _statements(
+    log: StatementLog | None, start: int | None, end: int | None, pids: set[int]
+) -> int | None:
+    if log is None or start is None or end is None:
+        return None
+    return log.count(start, end, pids)
+
+
+@contextmanager
+def _keep(
+    profiles: dict[str, Profile], key: str, sampling: AbstractContextManager[Profile]
+) -> Iterator[None]:
+    with sampling as profile:
+        profiles[key] = profile
+        yield
