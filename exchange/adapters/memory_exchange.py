@@ -10,9 +10,9 @@ from datetime import date, timedelta
 from typing import TYPE_CHECKING
 
 from exchange.adapters.memory_store import AccountRow, EntryRow, InMemoryStore, JournalRow
+from exchange.domain.agreements import AgreementState
 from exchange.domain.ledger import AccountRef, Counters, Journal, JournalKind, imbalances
 from exchange.domain.rates import RateAgreement
-from exchange.domain.tiers import AgreementState
 from exchange.domain.transfers import Quote, Transfer, TransferKind, TransferState
 
 if TYPE_CHECKING:

@@ -10,8 +10,9 @@ from typing import TYPE_CHECKING
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 from exchange.adapters.memory_store import GrantRow, InMemoryStore, MemberRow
+from exchange.domain.agreements import AgreementState
 from exchange.domain.members import LinkCode, MemberId
-from exchange.domain.tiers import AgreementState, RecognitionAgreement, TierLadder
+from exchange.domain.tiers import RecognitionAgreement, TierLadder
 
 if TYPE_CHECKING:
     from exchange.domain.ports import MemberRepository, MemberVault, TierRepository

@@ -7,8 +7,9 @@ from coalition.v1 import tier_pb2 as pb
 from exchange.api.convert import timestamp, timestamp_us
 from exchange.api.pipeline import READ_ONLY, STATE_CHANGING, CallContext
 from exchange.api.registry import rpc
+from exchange.domain.agreements import AgreementState
 from exchange.domain.ports import Clock
-from exchange.domain.tiers import AgreementState, RecognitionAgreement, Tier
+from exchange.domain.tiers import RecognitionAgreement, Tier
 from exchange.services import tiers
 
 AGREEMENT_STATES = {

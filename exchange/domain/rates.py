@@ -11,8 +11,8 @@ from dataclasses import dataclass
 from decimal import ROUND_DOWN, ROUND_HALF_EVEN, Decimal, InvalidOperation, localcontext
 
 from exchange.domain import limits
+from exchange.domain.agreements import AgreementState
 from exchange.domain.errors import DomainError, ErrorCode, FieldChecks, invalid
-from exchange.domain.tiers import AgreementState
 
 BASIS_POINTS = 10_000
 PERCENT = 100

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import enum
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
 from exchange.domain import limits
+from exchange.domain.agreements import AgreementState
 from exchange.domain.errors import DomainError, ErrorCode, FieldChecks
 
 TIER_CODE_PATTERN = re.compile(r"[A-Z][A-Z0-9_]{0,31}")
@@ -31,11 +31,6 @@ class TierLadder:
 
     def tier(self, code: str) -> Tier | None:
         return next((tier for tier in self.tiers if tier.code == code), None)
-
-
-class AgreementState(enum.Enum):
-    PROPOSED = "proposed"
-    ACCEPTED = "accepted"
 
 
 @dataclass(frozen=True)
@@ -70,25 +65,6 @@ class Recognition:
     validity_days: int
     min_days_between_grants: int
     agreement: RecognitionAgreement | None
-
-
-def ensure_acceptable(
-    caller: str,
-    parties: tuple[str, str],
-    state: AgreementState,
-    proposed_by: str,
-    not_found: ErrorCode,
-) -> None:
-    """The rule for accepting one version of any bilateral agreement (recognition or rates):
-    only a party sees it, only a proposal can be accepted, and only by the counterparty."""
-    if caller not in parties:
-        raise DomainError(not_found, "no such agreement version")
-    if state is not AgreementState.PROPOSED:
-        raise DomainError(ErrorCode.AGREEMENT_NOT_PROPOSED, "this version is already accepted")
-    if proposed_by == caller:
-        raise DomainError(
-            ErrorCode.CANNOT_ACCEPT_OWN_PROPOSAL, "the counterparty must accept a proposal"
-        )
 
 
 def check_ladder(tiers: Sequence[Tier]) -> None:

@@ -5,10 +5,16 @@ from __future__ import annotations
 import secrets
 from dataclasses import replace
 
+from exchange.domain.agreements import (
+    Acceptance,
+    AgreementState,
+    check_version,
+    ensure_acceptable,
+    next_version,
+)
 from exchange.domain.errors import DomainError, ErrorCode, invalid
 from exchange.domain.ports import Clock, UnitOfWork
 from exchange.domain.rates import RateAgreement, RateTerms, check_terms
-from exchange.domain.tiers import AgreementState, ensure_acceptable
 from exchange.services.tiers import check_partner_field
 
 
@@ -26,7 +32,7 @@ def propose_rate_agreement(
     agreement = RateAgreement(
         agreement_id=uow.rates.agreement_id_for(source, destination)
         or "rt_" + secrets.token_hex(8),
-        version=versions[-1].version + 1 if versions else 1,
+        version=next_version(versions),
         source_partner_id=source,
         destination_partner_id=destination,
         terms=terms,
@@ -42,16 +48,21 @@ def accept_rate_agreement(
     uow: UnitOfWork, clock: Clock, caller: str, agreement_id: str, version: int
 ) -> RateAgreement:
     """The counterparty accepts one proposed version; versions never change otherwise."""
-    agreement = uow.rates.get(agreement_id, version) if version > 0 else None
+    check_version(version)
+    agreement = uow.rates.get(agreement_id, version)
     if agreement is None:
         raise DomainError(ErrorCode.RATE_AGREEMENT_NOT_FOUND, "no such agreement version")
-    ensure_acceptable(
+    parties = (agreement.source_partner_id, agreement.destination_partner_id)
+    versions = uow.rates.versions(*parties)
+    acceptance = Acceptance(
         caller,
-        (agreement.source_partner_id, agreement.destination_partner_id),
+        parties,
         agreement.state,
         agreement.proposed_by,
-        ErrorCode.RATE_AGREEMENT_NOT_FOUND,
+        version,
+        versions[-1].version,
     )
+    ensure_acceptable(acceptance, ErrorCode.RATE_AGREEMENT_NOT_FOUND)
     now_us = clock.now_us()
     uow.rates.mark_accepted(agreement_id, version, now_us)
     return replace(agreement, state=AgreementState.ACCEPTED, accepted_at_us=now_us)

@@ -8,13 +8,19 @@ from collections.abc import Sequence
 from dataclasses import dataclass, replace
 
 from exchange.domain import limits
+from exchange.domain.agreements import (
+    Acceptance,
+    AgreementState,
+    check_version,
+    ensure_acceptable,
+    next_version,
+)
 from exchange.domain.errors import DomainError, ErrorCode, invalid
 from exchange.domain.events import TierGranted
 from exchange.domain.partners import PARTNER_ID_PATTERN
 from exchange.domain.ports import Clock, UnitOfWork
 from exchange.domain.tiers import (
     DAY_US,
-    AgreementState,
     RecognitionAgreement,
     ReportedTier,
     Tier,
@@ -24,7 +30,6 @@ from exchange.domain.tiers import (
     check_frequency,
     check_ladder,
     check_rules,
-    ensure_acceptable,
     recognise,
 )
 from exchange.services.identity import own_member
@@ -82,7 +87,7 @@ def propose_recognition(
     versions = uow.tiers.agreement_versions(source, target)
     agreement = RecognitionAgreement(
         agreement_id=uow.tiers.agreement_id_for(source, target) or "ra_" + secrets.token_hex(8),
-        version=versions[-1].version + 1 if versions else 1,
+        version=next_version(versions),
         source_partner_id=source,
         target_partner_id=target,
         rules=tuple(sorted(command.rules)),
@@ -99,19 +104,22 @@ def propose_recognition(
 def accept_recognition(
     uow: UnitOfWork, clock: Clock, caller: str, agreement_id: str, version: int
 ) -> RecognitionAgreement:
-    agreement = uow.tiers.get_agreement(agreement_id, version) if version > 0 else None
+    check_version(version)
+    agreement = uow.tiers.get_agreement(agreement_id, version)
     if agreement is None:
         raise DomainError(ErrorCode.AGREEMENT_NOT_FOUND, "no such agreement version")
-    ensure_acceptable(
+    versions = uow.tiers.agreement_versions(
+        agreement.source_partner_id, agreement.target_partner_id
+    )
+    acceptance = Acceptance(
         caller,
         (agreement.source_partner_id, agreement.target_partner_id),
         agreement.state,
         agreement.proposed_by,
-        ErrorCode.AGREEMENT_NOT_FOUND,
+        version,
+        versions[-1].version,
     )
-    latest = uow.tiers.agreement_versions(agreement.source_partner_id, agreement.target_partner_id)
-    if latest[-1].version != version:
-        raise DomainError(ErrorCode.AGREEMENT_VERSION_STALE, "a newer version was proposed")
+    ensure_acceptable(acceptance, ErrorCode.AGREEMENT_NOT_FOUND)
     now_us = clock.now_us()
     uow.tiers.mark_accepted(agreement_id, version, now_us)
     return replace(agreement, state=AgreementState.ACCEPTED, accepted_at_us=now_us)

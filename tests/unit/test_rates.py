@@ -12,9 +12,9 @@ from hypothesis import assume, given
 from hypothesis import strategies as st
 
 from exchange.domain import limits
+from exchange.domain.agreements import AgreementState
 from exchange.domain.errors import DomainError, ErrorCode, InvalidArgument
 from exchange.domain.rates import RateAgreement, RateTerms, check_terms, effective_version, price
-from exchange.domain.tiers import AgreementState
 from tests.unit.in_memory_hub import TERMS, terms
 
 AT_US = TERMS.effective_from_us + 1

@@ -7,10 +7,11 @@ from collections.abc import Sequence
 import pytest
 
 from exchange.domain import limits
+from exchange.domain.agreements import AgreementState
 from exchange.domain.errors import ErrorCode, InvalidArgument
 from exchange.domain.events import TierGranted
 from exchange.domain.members import new_ppid
-from exchange.domain.tiers import DAY_US, AgreementState, RecognitionAgreement, Tier
+from exchange.domain.tiers import DAY_US, RecognitionAgreement, Tier
 from exchange.services import identity, tiers
 from tests.unit.in_memory_hub import HARBOR, ORBIT, SKYWAY, InMemoryHub
 

@@ -10,8 +10,8 @@ from sqlalchemy.engine import Row
 from sqlalchemy.orm import Session
 
 from exchange.adapters.sql.tables import RateAgreementRow
+from exchange.domain.agreements import AgreementState
 from exchange.domain.rates import RateAgreement, RateTerms
-from exchange.domain.tiers import AgreementState
 
 
 def _agreement(row: RateAgreementRow | Row[Any]) -> RateAgreement:

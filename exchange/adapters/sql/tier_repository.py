@@ -13,7 +13,8 @@ from exchange.adapters.sql.tables import (
     TierLadderRow,
     TierRow,
 )
-from exchange.domain.tiers import AgreementState, RecognitionAgreement, Tier, TierLadder
+from exchange.domain.agreements import AgreementState
+from exchange.domain.tiers import RecognitionAgreement, Tier, TierLadder
 
 
 class SqlTierRepository:
