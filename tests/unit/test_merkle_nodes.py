@@ -153,3 +153,10 @@ def test_builder_rows_match_the_worked_example_of_the_records_document() -> None
         "b87a5e0b24234443f8e6478027d23d4db2c67140065a95d80428d0ad4d3c51de"
     )
     assert stored_proof(nodes, 0, 3) == leaves[1:]
+
+
+def test_the_paths_the_records_document_spells_out() -> None:
+    # docs/settlement-records.md §4.
+    assert merkle.audit_path_keys(0, 6) == [((0, 1),), ((1, 1),), ((1, 2),)]
+    assert merkle.audit_path_keys(4, 7) == [((0, 5),), ((0, 6),), ((2, 0),)]
+    assert merkle.audit_path_keys(0, 7) == [((0, 1),), ((1, 1),), ((1, 2), (0, 6))]

@@ -11,7 +11,17 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import cast
 
-from sqlalchemy import Integer, Table, delete, literal, select, tuple_, union_all
+from sqlalchemy import (
+    CompoundSelect,
+    Integer,
+    Select,
+    Table,
+    delete,
+    literal,
+    select,
+    tuple_,
+    union_all,
+)
 from sqlalchemy.orm import Session
 
 from coalition import merkle
@@ -77,10 +87,20 @@ def node_hashes(
     session: Session, business_day: str, keys: Iterable[merkle.NodeKey]
 ) -> dict[merkle.NodeKey, bytes]:
     """The stored hashes of these nodes that exist, in one query (leaves for level 0)."""
+    query = nodes_query(business_day, keys)
+    if query is None:
+        return {}
+    return {(level, index): value for level, index, value in session.execute(query)}
+
+
+def nodes_query(
+    business_day: str, keys: Iterable[merkle.NodeKey]
+) -> Select[int, int, bytes] | CompoundSelect[int, int, bytes] | None:
+    """(level, node_index, node_hash) of these nodes, by primary key; None for no keys."""
     wanted = set(keys)
     leaves = sorted(index for level, index in wanted if level == 0)
     nodes = sorted(key for key in wanted if key[0] > 0)
-    parts = []
+    parts: list[Select[int, int, bytes]] = []
     if leaves:
         parts.append(
             select(
@@ -100,10 +120,9 @@ def node_hashes(
                 tuple_(row.level, row.node_index).in_(nodes),
             )
         )
-    if not parts:
-        return {}
-    query = parts[0] if len(parts) == 1 else union_all(*parts)
-    return {(level, index): value for level, index, value in session.execute(query)}
+    if len(parts) < 2:
+        return parts[0] if parts else None
+    return union_all(*parts)
 
 
 def discard_nodes(session: Session, business_day: str) -> None:
