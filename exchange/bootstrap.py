@@ -3,14 +3,11 @@
 from __future__ import annotations
 
 import logging
-import threading
-from dataclasses import dataclass, field
-from datetime import timedelta
+from dataclasses import dataclass
 
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 from sqlalchemy import Engine
-from sqlalchemy.orm import Session
 
 from coalition.keys import SigningKey, load_signing_key
 from coalition.v1 import (
@@ -23,15 +20,9 @@ from coalition.v1 import (
 )
 from exchange.adapters.clock import SystemClock
 from exchange.adapters.feed_notifier import FeedNotifier
-from exchange.adapters.sql.engine import create_database_engine, run_with_retries
-from exchange.adapters.sql.settlement_store import unsettled_days_through
+from exchange.adapters.sql.engine import create_database_engine
 from exchange.adapters.sql.unit_of_work import SqlUnitOfWorkFactory
-from exchange.adapters.telemetry import (
-    HubTelemetry,
-    Telemetry,
-    install_log_correlation,
-    quiet,
-)
+from exchange.adapters.telemetry import HubTelemetry, Telemetry, install_log_correlation
 from exchange.api import catalog
 from exchange.api.analytics_servicer import analytics_service
 from exchange.api.event_codec import SignedEventEncoder
@@ -43,16 +34,12 @@ from exchange.api.pipeline import PipelineSettings, RequestPipeline
 from exchange.api.server import GrpcServer, HealthReporter, build_server
 from exchange.api.settlement_servicer import SettlementServicer
 from exchange.api.tier_servicer import TierServicer
+from exchange.background import BackgroundWork, lease_for
 from exchange.config import Settings
-from exchange.domain import limits
 from exchange.domain.ports import Clock, UnitOfWorkFactory
 from exchange.domain.rate_limits import PartnerRateLimiter
-from exchange.services.settlement import DaySettlement, settle_day
-from exchange.services.transfers import (
-    TransferSettings,
-    timed_out_transfers,
-    void_if_timed_out,
-)
+from exchange.services.settlement import DaySettlement
+from exchange.services.transfers import TransferSettings
 
 log = logging.getLogger(__name__)
 
@@ -71,31 +58,20 @@ class Hub:
     port: int
     notifier: FeedNotifier
     telemetry: HubTelemetry
-    _stopping: threading.Event = field(default_factory=threading.Event)
-    _threads: list[threading.Thread] = field(default_factory=list)
+    background: BackgroundWork
 
     def start(self) -> None:
         self.server.start()
-        loops = (
-            ("purge", self._purge_loop),
-            ("timeouts", self._timeout_loop),
-            ("settlement", self._settlement_loop),
-        )
-        for name, loop in loops:
-            thread = threading.Thread(target=loop, name=name, daemon=True)
-            thread.start()
-            self._threads.append(thread)
+        self.background.start()
         log.info("hub listening on port %s", self.port)
 
     def stop(self, grace_s: float | None = None) -> None:
         """Stops taking calls, lets running ones finish within the grace period, then closes."""
         self.health.enter_graceful_shutdown()
-        self._stopping.set()
         self.notifier.close()
         grace = self.settings.shutdown_grace_s if grace_s is None else grace_s
         self.server.stop(grace).wait()
-        for thread in self._threads:
-            thread.join(timeout=grace)
+        self.background.stop(grace)
         self.telemetry.close()
         self.engine.dispose()
 
@@ -103,80 +79,13 @@ class Hub:
         self.server.wait_for_termination()
 
     def purge_expired(self) -> int:
-        now_us = self.clock.now_us()
-
-        def purge() -> int:
-            with quiet(), self.uow_factory() as uow:
-                removed = uow.requests.purge(
-                    nonces_before_s=now_us // 1_000_000 - limits.NONCE_RETENTION_S,
-                    responses_before_us=now_us - limits.IDEMPOTENCY_RETENTION_S * 1_000_000,
-                )
-                uow.commit()
-                return removed
-
-        return run_with_retries(purge)
+        return self.background.purge_expired()
 
     def void_timed_out_transfers(self) -> int:
-        """Voids every pending transfer past its timeout, in batches; returns how many."""
-        voided_total = 0
-        while True:
-            with quiet(), self.uow_factory() as uow:
-                batch = timed_out_transfers(uow, self.clock, limits.TIMEOUT_SWEEP_BATCH_MAX)
-            voided_total += sum(self._void_one(transfer_id) for transfer_id in batch)
-            if len(batch) < limits.TIMEOUT_SWEEP_BATCH_MAX or self._stopping.is_set():
-                return voided_total
-
-    def _void_one(self, transfer_id: str) -> bool:
-        def void() -> bool:
-            with self.uow_factory() as uow:
-                voided = void_if_timed_out(uow, self.clock, transfer_id)
-                uow.commit()
-                return voided
-
-        with self.telemetry.background("coalition.void_timed_out", transfer_id):
-            return run_with_retries(void)
-
-    def _timeout_loop(self) -> None:
-        while not self._stopping.wait(limits.TIMEOUT_SWEEP_INTERVAL_S):
-            try:
-                voided = self.void_timed_out_transfers()
-                if voided:
-                    log.info("voided %s transfers past their timeout", voided)
-            except Exception:
-                log.exception("voiding timed-out transfers failed; will try again")
+        return self.background.void_timed_out_transfers()
 
     def settle_ended_days(self) -> list[DaySettlement]:
-        """Settles every ended business day (cut-off plus delay passed) not yet settled,
-        oldest first: days missed while no hub ran are caught up, each exactly once."""
-        calendar = self.settings.calendar
-        delay_us = self.settings.settlement_delay_s * 1_000_000
-        current = calendar.business_day_of(self.clock.now_us() - delay_us)
-        ended = (current - timedelta(days=1)).isoformat()
-        with quiet(), Session(self.engine) as session:
-            days = unsettled_days_through(session, ended)
-        return [self._settle(day) for day in days]
-
-    def _settle(self, business_day: str) -> DaySettlement:
-        with self.telemetry.settling(business_day) as observed:
-            settled = settle_day(self.engine, self.settings.calendar, self.clock, business_day)
-            observed.outcome = settlement_outcome(settled)
-        return settled
-
-    def _settlement_loop(self) -> None:
-        while not self._stopping.wait(limits.SETTLEMENT_CHECK_INTERVAL_S):
-            try:
-                for settled in self.settle_ended_days():
-                    log.info("settled business day %s", settled.business_day)
-            except Exception:
-                log.exception("the nightly settlement failed; will try again")
-
-    def _purge_loop(self) -> None:
-        while not self._stopping.wait(limits.PURGE_INTERVAL_S):
-            try:
-                removed = self.purge_expired()
-                log.debug("purged %s expired nonces and idempotency records", removed)
-            except Exception:
-                log.exception("purging expired request records failed; will try again")
+        return self.background.settle_ended_days()
 
 
 def bootstrap(
@@ -248,6 +157,9 @@ def bootstrap(
     server, health_servicer, port = build_server(
         settings, pipeline, services, hub_telemetry.server_interceptors()
     )
+    background = BackgroundWork(
+        settings, engine, uow_factory, clock, hub_telemetry, lease_for(engine)
+    )
     return Hub(
         settings,
         engine,
@@ -259,14 +171,8 @@ def bootstrap(
         port,
         notifier,
         hub_telemetry,
+        background,
     )
-
-
-def settlement_outcome(settled: DaySettlement) -> str:
-    """The `coalition.outcome` of a settlement duration: one of a few fixed values."""
-    if settled.alarm:
-        return "alarm"
-    return "already_settled" if settled.already_settled else "settled"
 
 
 VAULT_KEY_INFO = b"coalition-exchange member vault v1"
