@@ -13,9 +13,9 @@ from decimal import Decimal
 
 from exchange.domain.metrics_release import Point
 
-CHART_WIDTH_PX = 720
+CHART_WIDTH_PX = 560  # about the width a chart gets in the two-column grid: text at 1:1
 CHART_HEIGHT_PX = 240
-PLOT_LEFT_PX = 72  # room for the value axis labels
+PLOT_LEFT_PX = 84  # room for the value axis labels (100,000.00)
 PLOT_RIGHT_PX = 16
 PLOT_TOP_PX = 14
 PLOT_BOTTOM_PX = 34  # room for the date labels
