@@ -16,7 +16,6 @@ from sqlalchemy import (
     Integer,
     Select,
     Table,
-    delete,
     literal,
     select,
     tuple_,
@@ -123,9 +122,3 @@ def nodes_query(
     if len(parts) < 2:
         return parts[0] if parts else None
     return union_all(*parts)
-
-
-def discard_nodes(session: Session, business_day: str) -> None:
-    session.execute(
-        delete(SettlementTreeNodeRow).where(SettlementTreeNodeRow.business_day == business_day)
-    )
