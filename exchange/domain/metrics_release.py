@@ -111,12 +111,13 @@ def visible(scope: Scope, viewer: str | None, subject: str, counterpart: str) ->
 
 
 def buckets(period: Period) -> list[tuple[date, list[str]]]:
-    """Each bucket's start and its days (YYYY-MM-DD) inside the period; edge buckets can be
-    partial."""
+    """Each bucket's label and its days (YYYY-MM-DD) inside the period; edge buckets can be
+    partial, and a bucket is labelled by its first day inside the period (the contract's
+    `start_date`), not by the calendar week's or month's first day."""
     found: dict[date, list[str]] = {}
     for day in days(period.start, period.end):
         found.setdefault(bucket_start(day, period.granularity), []).append(day.isoformat())
-    return sorted(found.items())
+    return [(date.fromisoformat(in_bucket[0]), in_bucket) for _, in_bucket in sorted(found.items())]
 
 
 def build_series(

@@ -137,7 +137,7 @@ def test_active_members_and_cohorts(coalition_engine: Engine) -> None:
     e = coalition_engine
     assert series(e, "active_members_30d")[(S, "", "")] == days(12, 12)
     assert (OR, "", "") not in series(e, "active_members_30d")  # orbit's members never acted
-    assert series(e, "active_members_365d", "month")[(H, "", "")] == [("2026-03-01", 12, False)]
+    assert series(e, "active_members_365d", "month")[(H, "", "")] == [("2026-03-02", 12, False)]
     retained = series(e, "retained_members", "month")
     assert retained[(S, "", "0")] == [("2026-03-01", 12, False)]
     # Skyway's March cohort is 16 members, 4 of them not active: the 4 and the 16 would give
@@ -161,7 +161,7 @@ def test_net_positions_and_trends(coalition_engine: Engine) -> None:
     assert net[(S, "", "USD")] == days(-1400, -300)
     assert net[(H, "", "USD")] == days(1400, 300)
     assert series(e, "net_position_30d")[(S, "", "USD")] == days(-1400, -1700)
-    assert series(e, "net_position_90d", "month")[(H, "", "USD")] == [("2026-03-01", 1700, False)]
+    assert series(e, "net_position_90d", "month")[(H, "", "USD")] == [("2026-03-02", 1700, False)]
 
 
 def test_a_partner_sees_only_its_own_pairs(coalition_engine: Engine) -> None:
