@@ -79,7 +79,8 @@ ORDER BY 1, 2, 3
 # Everything settle_day writes besides closing the day; emptied between the timed run and the
 # traced one. In the throwaway database nothing else writes the ledger.
 SETTLEMENT_TABLES = (
-    "settlement_days, settlement_leaves, settlement_runs, settlement_positions, "
+    "settlement_days, settlement_leaves, settlement_tree_nodes, settlement_runs, "
+    "settlement_positions, "
     "payment_instructions, ledger_entries, journals, ledger_accounts"
 )
 RESET_SQL = "TRUNCATE " + SETTLEMENT_TABLES

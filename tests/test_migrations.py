@@ -8,6 +8,7 @@ from sqlalchemy import Engine
 
 # Tables whose models live beside their own adapters: imported so Base.metadata holds them.
 import exchange.adapters.sql.metrics_tables
+import exchange.adapters.sql.settlement_tables
 import exchange.console.tables  # noqa: F401  (the console's tables, migration 0005)
 from exchange.adapters.sql.migrations import current_revision, head_revision
 from exchange.adapters.sql.tables import Base

@@ -17,7 +17,6 @@ from coalition.keys import SigningKey, verify_signature
 from coalition.records import decode_record
 from coalition.v1 import common_pb2
 from coalition.v1 import settlement_pb2 as pb
-from exchange.adapters.sql import settlement_store as store
 from exchange.services import statements
 
 STATEMENT_SIGNING_KIND = "statement"
@@ -111,7 +110,6 @@ def checked_statement(
     payload = _payload(partner_id, (business_day, currency, day.merkle_root, day.tree_size), lines)
     signed = wire.payload_signing_bytes(kind=STATEMENT_SIGNING_KIND, payload=payload)
     signature = hub_key.sign(signed)
-    leaves = store.leaf_hashes(session, business_day) if lines else []
     checked = [
         CheckedLine(
             line,
@@ -120,7 +118,9 @@ def checked_statement(
                 merkle.leaf_hash(line.record_bytes),
                 line.leaf_index,
                 day.tree_size,
-                merkle.inclusion_proof(leaves, line.leaf_index),
+                statements.audit_path(
+                    session, day, line.leaf_index, merkle.leaf_hash(line.record_bytes)
+                ),
                 day.merkle_root,
             ),
         )

@@ -7,6 +7,7 @@ from sqlalchemy import Connection
 
 # Tables whose models live beside their own adapters: imported so Base.metadata holds them.
 import exchange.adapters.sql.metrics_tables
+import exchange.adapters.sql.settlement_tables
 import exchange.console.tables  # noqa: F401  (the console's tables, migration 0005)
 from exchange.adapters.sql.engine import create_database_engine
 from exchange.adapters.sql.tables import Base
