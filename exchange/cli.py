@@ -77,6 +77,12 @@ def build_parser() -> argparse.ArgumentParser:
 
     serve = commands.add_parser("serve", help="run the hub")
     _serve_options(serve)
+    serve.add_argument(
+        "--processes",
+        type=int,
+        help=f"hub processes sharing the port (env {ENVIRONMENT_NAMES['processes']}; default: "
+        "one per core on PostgreSQL, one on SQLite)",
+    )
 
     db = commands.add_parser("db", help="database schema").add_subparsers(dest="db", required=True)
     _database_option(db.add_parser("upgrade", help="migrate to the newest schema"))
@@ -163,6 +169,7 @@ def _settings(args: argparse.Namespace) -> Settings:
         "tls_cert_path",
         "tls_key_path",
         "client_ca_path",
+        "processes",
     )
     try:
         return Settings.load(**{name: getattr(args, name, None) for name in names})
@@ -380,16 +387,32 @@ def cmd_reconcile(args: argparse.Namespace) -> None:
 
 
 def cmd_serve(args: argparse.Namespace) -> None:
-    from exchange.bootstrap import bootstrap
+    from exchange.processes import ProcessesError, process_count, serve_processes
 
     settings = _settings(args)
     ensure_schema(settings)
+    try:
+        count = process_count(settings)
+        if count > 1:
+            if serve_processes(settings, count, _serve_one) != 0:
+                raise CommandError("a hub process failed to start; see the log above")
+            return
+    except ProcessesError as error:
+        raise CommandError(str(error)) from None
+    _serve_one(replace(settings, processes=1), announce=True)
+
+
+def _serve_one(settings: Settings, *, announce: bool = False) -> None:
+    """One hub process: serves until SIGTERM or SIGINT, then drains."""
+    from exchange.bootstrap import bootstrap
+
     try:
         hub = bootstrap(settings)
     except (OSError, ValueError) as error:
         raise CommandError(f"cannot start the hub: {error}") from None
     hub.start()
-    print(f"hub serving on {settings.listen_address} (port {hub.port}); Ctrl-C stops it")
+    if announce:
+        print(f"hub serving on {settings.listen_address} (port {hub.port}); Ctrl-C stops it")
     _stop_on_signals(lambda: hub.stop())
     hub.wait()
 

@@ -53,6 +53,7 @@ ENVIRONMENT_NAMES = {
     "streams_per_partner_max": "COALITION_STREAMS_PER_PARTNER_MAX",
     "streams_max": "COALITION_STREAMS_MAX",
     "stream_keepalive_s": "COALITION_STREAM_KEEPALIVE_S",
+    "processes": "COALITION_PROCESSES",
     # The OpenTelemetry standard names: one collector for traces and metrics, and our name.
     "otlp_endpoint": "OTEL_EXPORTER_OTLP_ENDPOINT",
     "service_name": "OTEL_SERVICE_NAME",
@@ -92,6 +93,9 @@ class Settings:
     # and the hub installs no instrumentation at all.
     otlp_endpoint: str | None = None
     service_name: str = SERVICE_NAME_DEFAULT
+    # Hub processes sharing the listening port (`coalition serve`); 0: one per core on
+    # PostgreSQL, one on SQLite (which serves one process).
+    processes: int = 0
 
     @property
     def calendar(self) -> CoalitionCalendar:
@@ -125,6 +129,8 @@ class Settings:
         make_url(self.database_url)
         if not self.audience or not self.audience.isascii() or " " in self.audience:
             raise ValueError("audience must be non-empty printable ASCII without spaces")
+        if self.processes < 0:
+            raise ValueError("processes must be 0 (one per core) or more")
         if self.worker_threads < 1:
             raise ValueError("worker_threads must be at least 1")
         if not 0 <= self.fee_basis_points <= 10_000:
@@ -178,6 +184,7 @@ def _typed(values: dict[str, Any]) -> dict[str, Any]:
         "streams_max",
         "stream_keepalive_s",
         "stream_keepalive_timeout_s",
+        "processes",
     ):
         if name in typed:
             try:

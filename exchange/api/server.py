@@ -37,7 +37,8 @@ def _server_options(settings: Settings) -> list[tuple[str, int]]:
         # max_metadata_size alone is a soft limit (headers up to the default hard limit of
         # 20 KiB pass at random); the absolute limit makes it exact.
         ("grpc.absolute_max_metadata_size", limits.METADATA_BYTES_MAX),
-        ("grpc.so_reuseport", 0),
+        # Only hub processes started together share a port; never a stray second hub.
+        ("grpc.so_reuseport", 1 if settings.processes > 1 else 0),
         # Idle streams are pinged; a peer that does not answer is gone and its stream ends.
         ("grpc.keepalive_time_ms", settings.stream_keepalive_s * 1000),
         ("grpc.keepalive_timeout_ms", settings.stream_keepalive_timeout_s * 1000),

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import os
 import random
 import time
 from collections.abc import Callable
@@ -55,7 +56,13 @@ def create_database_engine(url: str, pool_size: int = POSTGRES_POOL_SIZE) -> Eng
         pool_timeout=POSTGRES_POOL_TIMEOUT_S,
         pool_pre_ping=True,
         isolation_level="READ COMMITTED",
+        # pg_stat_activity tells the hub processes sharing a database apart.
+        connect_args={"application_name": hub_connection_name(os.getpid())},
     )
+
+
+def hub_connection_name(pid: int) -> str:
+    return f"coalition-hub-{pid}"
 
 
 def _create_sqlite_engine(url: str) -> Engine:
