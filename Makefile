@@ -43,11 +43,25 @@ clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache coalition.db coalition.db-* .coalition \
 		examples/node/node_modules
 
-# Speed is measured, not asserted: prints figures and writes bench-results/settlement_day.json.
-BENCH_TRANSFERS ?= 1000000
+# Speed is measured, not asserted. Settling a day on PostgreSQL at each size: settle time beside
+# the plain SQL aggregate of the same rows, their ratio and peak memory
+# (bench-results/settlement_day_<N>.json); then inclusion-proof latency at each proof size
+# (bench-results/inclusion_proof.json).
+BENCH_SETTLEMENT_SIZES ?= 100000 1000000
+BENCH_PROOF_SIZES ?= 10000 100000 1000000
 .PHONY: bench-settlement
 bench-settlement: $(STAMP)
-	$(BIN)/python -m benchmarks.settlement_day --transfers $(BENCH_TRANSFERS)
+	for n in $(BENCH_SETTLEMENT_SIZES); do \
+		$(BIN)/python -m benchmarks.settlement_day --transfers $$n \
+			--output bench-results/settlement_day_$$n.json || exit 1; \
+	done
+	$(BIN)/python -m benchmarks.inclusion_proof --records $(BENCH_PROOF_SIZES)
+
+# The coalition's measures on PostgreSQL: the cost of folding a day, and 90-day series latency
+# over 1,000,000 transfers and 100,000 members (bench-results/metrics_rollup.json).
+.PHONY: bench-metrics
+bench-metrics: $(STAMP)
+	$(BIN)/python -m benchmarks.metrics_rollup
 
 # The hub against the machine's own limits (gRPC echo, raw psycopg loop) on PostgreSQL;
 # prints a table and writes bench-results/hub.json. BENCH_DATABASE_URL names the server.
