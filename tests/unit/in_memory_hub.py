@@ -16,6 +16,7 @@ from exchange.adapters.memory import (
     InMemoryUnitOfWork,
     InMemoryUnitOfWorkFactory,
 )
+from exchange.config import FEE_BASIS_POINTS_DEFAULT, TRANSFER_TIMEOUT_S_DEFAULT
 from exchange.domain import limits
 from exchange.domain.errors import DomainError
 from exchange.domain.events import FeedEvent, StoredEvent
@@ -32,8 +33,8 @@ HARBOR = "harbor"
 ORBIT = "orbit"
 PROGRAM_CODES = {SKYWAY: "SKYWAY_MILES", HARBOR: "HARBOR_POINTS", ORBIT: "ORBIT_REWARDS"}
 TRANSFER_SETTINGS = transfers.TransferSettings(
-    fee_basis_points=limits.HUB_FEE_BASIS_POINTS_DEFAULT,
-    timeout_s=limits.TRANSFER_TIMEOUT_S_DEFAULT,
+    fee_basis_points=FEE_BASIS_POINTS_DEFAULT,
+    timeout_s=TRANSFER_TIMEOUT_S_DEFAULT,
 )
 # 1000 : 750 at 0.0040 USD per destination point, in force since the day before the clock starts.
 TERMS = RateTerms(
