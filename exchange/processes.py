@@ -4,9 +4,10 @@ The parent forks the workers before any gRPC object exists (gRPC does not surviv
 and each worker builds its own hub: engine, pool, server bound with SO_REUSEPORT, so the kernel
 spreads new connections across them. Background work runs in whichever worker holds the
 scheduler lease (exchange.background). The parent only supervises: SIGTERM or SIGINT drains
-every worker; a worker that dies is replaced; a worker that dies right after starting (a bad
-key, a port taken) stops them all. A worker asks the kernel to kill it if the parent dies, so
-no worker outlives a SIGKILLed supervisor. PostgreSQL only: SQLite serves one process.
+every worker; a worker that dies is replaced, even one SIGKILLed a moment after it started;
+a worker that exits with an error right after starting (a bad key, a port taken) stops them
+all. A worker asks the kernel to kill it if the parent dies, so no worker outlives a SIGKILLed
+supervisor. PostgreSQL only: SQLite serves one process.
 """
 
 from __future__ import annotations
@@ -64,6 +65,14 @@ def shared_listen_address(address: str) -> tuple[str, socket.socket]:
     return f"{host}:{reserved.getsockname()[1]}", reserved
 
 
+def failed_to_start(status: int, lived_s: float) -> bool:
+    """Whether a worker's end is a failed start (a bad key, a port taken): it exited by itself,
+    unsuccessfully, soon after it began. One ended by a signal (SIGKILL from an operator or the
+    OOM killer) was running, however briefly: it is replaced, not a reason to stop them all."""
+    exited_badly = os.WIFEXITED(status) and os.WEXITSTATUS(status) != 0
+    return exited_badly and lived_s < STARTUP_S_MIN
+
+
 @dataclass
 class Supervisor:
     """Forks and watches the workers; `run_worker` serves until SIGTERM in a worker."""
@@ -85,7 +94,7 @@ class Supervisor:
             started = self.workers.pop(pid, None)
             if started is None or self.stopping:
                 continue
-            failed = time.monotonic() - started < STARTUP_S_MIN
+            failed = failed_to_start(status, time.monotonic() - started)
             log.warning("hub process %s exited (status %s)", pid, status)
             if failed:
                 log.error("a hub process failed to start; stopping the others")
