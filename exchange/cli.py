@@ -12,12 +12,9 @@ from dataclasses import replace
 from pathlib import Path
 from types import FrameType
 
-from sqlalchemy.exc import OperationalError
-
 from coalition.keys import SigningKey, load_public_key, write_key_pair
+from exchange import operations
 from exchange.adapters.clock import SystemClock
-from exchange.adapters.sql.engine import create_database_engine, is_sqlite
-from exchange.adapters.sql.migrations import current_revision, head_revision, upgrade
 from exchange.adapters.sql.tables import PartnerRow
 from exchange.adapters.sql.unit_of_work import SqlUnitOfWorkFactory
 from exchange.adapters.telemetry import install_log_correlation
@@ -177,36 +174,8 @@ def _settings(args: argparse.Namespace) -> Settings:
         raise CommandError(str(error)) from None
 
 
-def ensure_schema(settings: Settings, *, migrate_sqlite: bool = True) -> None:
-    """SQLite is migrated on start (zero set-up); PostgreSQL must be migrated explicitly."""
-    engine = create_database_engine(settings.database_url)
-    try:
-        current = current_revision(engine)
-        if current == head_revision():
-            return
-        if migrate_sqlite and is_sqlite(settings.database_url):
-            upgrade(engine)
-            return
-        raise CommandError(
-            f"database schema is at {current or 'nothing'}, not {head_revision()}: "
-            "run `coalition db upgrade` first"
-        )
-    except OperationalError as error:
-        raise CommandError(f"cannot open the database: {error.orig}") from None
-    finally:
-        engine.dispose()
-
-
 def cmd_db_upgrade(args: argparse.Namespace) -> None:
-    settings = _settings(args)
-    engine = create_database_engine(settings.database_url)
-    try:
-        upgrade(engine)
-        print(f"database at revision {current_revision(engine)}")
-    except OperationalError as error:
-        raise CommandError(f"cannot open the database: {error.orig}") from None
-    finally:
-        engine.dispose()
+    print(f"database at revision {operations.upgrade_schema(_settings(args))}")
 
 
 def cmd_keys_generate(args: argparse.Namespace) -> None:
@@ -228,41 +197,24 @@ def cmd_partner_add(args: argparse.Namespace) -> None:
         check_new_partner(args.partner_id, args.name, args.program)
     except DomainError as error:
         raise CommandError(error.message) from None
-    ensure_schema(settings)
+    operations.ensure_schema(settings)
     command = partners.AddPartner(
         args.partner_id, args.name, PartnerKind(args.kind), args.program, public_key
     )
-    entry = add_partner(settings, command)
+    entry = operations.add_partner(settings, command)
     print(f"added {entry.partner.partner_id} with key {entry.active_keys[0].key_id}")
-
-
-def add_partner(settings: Settings, command: partners.AddPartner) -> partners.DirectoryEntry:
-    engine = create_database_engine(settings.database_url)
-    try:
-        with SqlUnitOfWorkFactory(engine)() as uow:
-            entry = partners.add_partner(uow, SystemClock(), command)
-            uow.commit()
-            return entry
-    except DomainError as error:
-        raise CommandError(error.message) from None
-    finally:
-        engine.dispose()
 
 
 def cmd_partner_list(args: argparse.Namespace) -> None:
     settings = _settings(args)
-    ensure_schema(settings)
-    engine = create_database_engine(settings.database_url)
+    operations.ensure_schema(settings)
     entries: list[partners.DirectoryEntry] = []
-    try:
-        with SqlUnitOfWorkFactory(engine)() as uow:
-            after: str | None = ""
-            while after is not None:
-                page = partners.list_partners(uow, after, PAGE_SIZE_MAX)
-                entries.extend(page.entries)
-                after = page.next_after_partner_id
-    finally:
-        engine.dispose()
+    with operations.database(settings) as engine, SqlUnitOfWorkFactory(engine)() as uow:
+        after: str | None = ""
+        while after is not None:
+            page = partners.list_partners(uow, after, PAGE_SIZE_MAX)
+            entries.extend(page.entries)
+            after = page.next_after_partner_id
     print(f"{'PARTNER':<16} {'KIND':<12} {'PROGRAM':<20} {'KEYS':<4} NAME")
     for entry in entries:
         p = entry.partner
@@ -276,12 +228,9 @@ def cmd_check(args: argparse.Namespace) -> None:
     from exchange.adapters.sql.ledger_check import check_ledger
 
     settings = _settings(args)
-    ensure_schema(settings, migrate_sqlite=False)
-    engine = create_database_engine(settings.database_url)
-    try:
+    operations.ensure_schema(settings, migrate_sqlite=False)
+    with operations.database(settings) as engine:
         problems = check_ledger(engine)
-    finally:
-        engine.dispose()
     for problem in problems:
         print(problem)
     if problems:
@@ -290,24 +239,19 @@ def cmd_check(args: argparse.Namespace) -> None:
 
 
 def cmd_settle(args: argparse.Namespace) -> None:
-    from exchange.services.settlement import settle_day
-
     settings = _settings(args)
-    ensure_schema(settings)
-    engine = create_database_engine(settings.database_url)
-    try:
-        result = settle_day(
+    operations.ensure_schema(settings)
+    banks = operations.bank_accounts(args.bank_accounts)
+    with operations.database(settings) as engine:
+        result, written = operations.settle_and_export(
             engine,
-            settings.calendar,
-            SystemClock(),
+            settings,
             args.date,
-            lambda done: print(f"  ... {done:,} records", flush=True),
+            _export_directory(args),
+            banks,
             close_early=args.close_now,
+            progress=lambda done: print(f"  ... {done:,} records", flush=True),
         )
-    except DomainError as error:
-        raise CommandError(error.message) from None
-    finally:
-        engine.dispose()
     state = "already settled; stored result" if result.already_settled else "settled"
     print(
         f"business day {result.business_day} {state}: {result.tree_size} records, "
@@ -319,41 +263,29 @@ def cmd_settle(args: argparse.Namespace) -> None:
                 f"  {currency} {p.participant:<10} receivable {p.receivable_minor:>12} "
                 f"payable {p.payable_minor:>12} net {p.net_minor:>12} (minor units)"
             )
-    _write_exports(settings, args)
+    _print_written(written)
     if result.alarm:
         raise CommandError(result.alarm)
 
 
-def _write_exports(settings: Settings, args: argparse.Namespace) -> None:
-    from sqlalchemy.orm import Session
-
-    from exchange.services.export_files import day_files, load_bank_accounts
-
-    try:
-        banks = load_bank_accounts(args.bank_accounts) if args.bank_accounts else {}
-    except ValueError as error:
-        raise CommandError(str(error)) from None
+def _export_directory(args: argparse.Namespace) -> Path:
     out: Path = args.out or Path("exports") / args.date
-    engine = create_database_engine(settings.database_url)
-    try:
-        with Session(engine) as session:
-            files, notes = day_files(session, args.date, banks)
-    except DomainError as error:
-        raise CommandError(error.message) from None
-    finally:
-        engine.dispose()
-    out.mkdir(parents=True, exist_ok=True)
-    for name, data in sorted(files.items()):
-        (out / name).write_bytes(data)
-        print(f"  wrote {out / name} ({len(data):,} bytes)")
-    for note in notes:
+    return out
+
+
+def _print_written(written: operations.WrittenFiles) -> None:
+    for name, size in written.sizes.items():
+        print(f"  wrote {written.directory / name} ({size:,} bytes)")
+    for note in written.notes:
         print(f"  note: {note}")
 
 
 def cmd_export(args: argparse.Namespace) -> None:
     settings = _settings(args)
-    ensure_schema(settings, migrate_sqlite=False)
-    _write_exports(settings, args)
+    operations.ensure_schema(settings, migrate_sqlite=False)
+    banks = operations.bank_accounts(args.bank_accounts)
+    with operations.database(settings) as engine:
+        _print_written(operations.export_day(engine, args.date, _export_directory(args), banks))
 
 
 def cmd_reconcile(args: argparse.Namespace) -> None:
@@ -369,19 +301,16 @@ def cmd_reconcile(args: argparse.Namespace) -> None:
         raise CommandError(f"cannot read {args.file}: {error}") from None
     except ReconciliationInputError as error:
         raise CommandError(f"{args.file}: {error}") from None
-    ensure_schema(settings, migrate_sqlite=False)
-    engine = create_database_engine(settings.database_url)
-    try:
-        with Session(engine) as session, session.begin():
-            if session.get(PartnerRow, args.partner) is None:
-                raise CommandError(f"no partner {args.partner}")
+    operations.ensure_schema(settings, migrate_sqlite=False)
+    with operations.database(settings) as engine, Session(engine) as session, session.begin():
+        if session.get(PartnerRow, args.partner) is None:
+            raise CommandError(f"no partner {args.partner}")
+        try:
             reconciliation_id, breaks = submit_reconciliation(
                 session, SystemClock(), args.partner, args.date, records
             )
-    except DomainError as error:
-        raise CommandError(error.message) from None
-    finally:
-        engine.dispose()
+        except DomainError as error:
+            raise CommandError(error.message) from None
     print(f"reconciliation {reconciliation_id}: {len(breaks)} break(s)")
     sys.stdout.write(breaks_csv(breaks).decode())
 
@@ -390,7 +319,7 @@ def cmd_serve(args: argparse.Namespace) -> None:
     from exchange.processes import ProcessesError, process_count, serve_processes
 
     settings = _settings(args)
-    ensure_schema(settings)
+    operations.ensure_schema(settings)
     try:
         count = process_count(settings)
         if count > 1:
@@ -491,7 +420,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     try:
         HANDLERS[path](args)
-    except CommandError as error:
+    except (CommandError, operations.OperationError) as error:
         print(f"coalition: error: {error}", file=sys.stderr)
         return 1
     return 0

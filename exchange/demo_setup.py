@@ -16,6 +16,7 @@ from coalition.keys import (
     load_public_key,
     write_key_pair,
 )
+from exchange import operations
 from exchange.config import Settings
 from exchange.domain.partners import PartnerKind
 from exchange.services import partners
@@ -46,17 +47,15 @@ def _ensure_key_pair(directory: Path) -> None:
 
 def create_demo_coalition(settings: Settings, home: Path) -> None:
     """Hub key, three partner key pairs under `home`, and the partners in the database."""
-    from exchange.cli import add_partner, ensure_schema
-
     _ensure_key_pair(settings.hub_key_path.parent)
-    ensure_schema(settings)
+    operations.ensure_schema(settings)
     for demo in DEMO_PARTNERS:
         directory = home / "partners" / demo.partner_id
         _ensure_key_pair(directory)
         if _partner_exists(settings, demo.partner_id):
             continue
         public_key = load_public_key(directory / PUBLIC_KEY_FILE)
-        add_partner(
+        operations.add_partner(
             settings,
             partners.AddPartner(
                 demo.partner_id, demo.display_name, demo.kind, demo.program_code, public_key
@@ -66,15 +65,10 @@ def create_demo_coalition(settings: Settings, home: Path) -> None:
 
 
 def _partner_exists(settings: Settings, partner_id: str) -> bool:
-    from exchange.adapters.sql.engine import create_database_engine
     from exchange.adapters.sql.unit_of_work import SqlUnitOfWorkFactory
 
-    engine = create_database_engine(settings.database_url)
-    try:
-        with SqlUnitOfWorkFactory(engine)() as uow:
-            return uow.partners.get(partner_id) is not None
-    finally:
-        engine.dispose()
+    with operations.database(settings) as engine, SqlUnitOfWorkFactory(engine)() as uow:
+        return uow.partners.get(partner_id) is not None
 
 
 def run_demo(settings: Settings, home: Path, *, serve_after: bool) -> None:
@@ -124,31 +118,27 @@ def settle_demo_day(settings: Settings, home: Path) -> str:
 
     from exchange.adapters.clock import SystemClock
     from exchange.adapters.sql.business_days import CLOSED, SqlBusinessDayRepository
-    from exchange.adapters.sql.engine import create_database_engine
-    from exchange.services.export_files import day_files
-    from exchange.services.settlement import settle_day
 
     clock = SystemClock()
-    engine = create_database_engine(settings.database_url)
-    try:
+    with operations.database(settings) as engine:
         day = settings.calendar.business_day_of(clock.now_us())
         with Session(engine) as session:  # an earlier demo run may have closed today already
             while SqlBusinessDayRepository(session).state(day.isoformat()) == CLOSED:
                 day += timedelta(days=1)
         business_day = day.isoformat()
-        settle_day(engine, settings.calendar, clock, business_day, close_early=True)
-        with Session(engine) as session:
-            files, notes = day_files(session, business_day, DEMO_BANK_ACCOUNTS)
-    finally:
-        engine.dispose()
-    out = home / "exports" / business_day
-    out.mkdir(parents=True, exist_ok=True)
-    for name, data in sorted(files.items()):
-        (out / name).write_bytes(data)
+        _, written = operations.settle_and_export(
+            engine,
+            settings,
+            business_day,
+            home / "exports" / business_day,
+            DEMO_BANK_ACCOUNTS,
+            clock=clock,
+            close_early=True,
+        )
     print(
         f"  the operator closed business day {business_day} and settled it; "
-        f"{len(files)} files in {out}"
+        f"{len(written.sizes)} files in {written.directory}"
     )
-    for note in notes:
+    for note in written.notes:
         print(f"  note: {note}")
     return business_day

@@ -15,7 +15,7 @@ from decimal import Decimal
 
 from sqlalchemy.orm import Session
 
-from exchange.adapters.sql.engine import create_database_engine
+from exchange import operations
 from exchange.adapters.sql.metrics_repository import SqlMetricsRepository
 from exchange.config import ENVIRONMENT_NAMES, Settings
 from exchange.domain.errors import DomainError
@@ -47,17 +47,14 @@ def cmd_metrics(args: argparse.Namespace) -> None:
     """Prints the series; a bad argument exits 1 naming every bad field."""
     settings = Settings.load(database_url=args.database_url)
     query = analytics.SeriesQuery(args.metric, args.start_date, args.end_date, args.granularity)
-    engine = create_database_engine(settings.database_url)
-    try:
-        with Session(engine) as session:
+    with operations.database(settings) as engine, Session(engine) as session:
+        try:
             metric, found = analytics.metric_series(
                 SqlMetricsRepository(session), args.partner, query
             )
-    except DomainError as error:
-        print(f"coalition: error: {error.message}", file=sys.stderr)
-        raise SystemExit(1) from None
-    finally:
-        engine.dispose()
+        except DomainError as error:
+            print(f"coalition: error: {error.message}", file=sys.stderr)
+            raise SystemExit(1) from None
     print(render(metric.name, metric.unit, found, args.format), end="")
 
 

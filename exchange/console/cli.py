@@ -57,9 +57,9 @@ def _database_option(parser: argparse.ArgumentParser) -> None:
 
 
 def _command_error(message: str) -> Exception:
-    from exchange.cli import CommandError
+    from exchange.operations import OperationError
 
-    return CommandError(message)
+    return OperationError(message)
 
 
 def _settings(args: argparse.Namespace) -> Any:
@@ -85,8 +85,8 @@ def cmd_console(args: argparse.Namespace) -> None:
 
     from coalition.keys import load_signing_key
     from exchange.adapters.sql.engine import create_database_engine
-    from exchange.cli import ensure_schema
     from exchange.console.app import ConsoleSettings, create_app
+    from exchange.operations import ensure_schema
     from exchange.services.export_files import load_bank_accounts
 
     settings = _settings(args)
@@ -153,11 +153,10 @@ def _password(args: argparse.Namespace) -> str:
 
 def cmd_console_user(args: argparse.Namespace) -> None:
     from exchange.adapters.clock import SystemClock
-    from exchange.adapters.sql.engine import create_database_engine
     from exchange.adapters.sql.unit_of_work import SqlUnitOfWorkFactory
-    from exchange.cli import ensure_schema
     from exchange.console import auth, store
     from exchange.console.scope import partner_ids
+    from exchange.operations import database, ensure_schema
 
     settings = _settings(args)
     role, partner = Role(args.role), args.partner or None
@@ -166,17 +165,13 @@ def cmd_console_user(args: argparse.Namespace) -> None:
     except (ValueError, UnicodeDecodeError) as error:
         raise _command_error(str(error)) from None
     ensure_schema(settings)
-    engine = create_database_engine(settings.database_url)
-    try:
-        with SqlUnitOfWorkFactory(engine)() as uow:
-            if partner is not None and partner not in partner_ids(uow):
-                raise _command_error(f"no partner {partner}")
-            if store.user_named(uow.session, args.username) is not None:
-                raise _command_error(f"a user {args.username} exists already")
-            store.add_user(uow.session, row)
-            uow.commit()
-    finally:
-        engine.dispose()
+    with database(settings) as engine, SqlUnitOfWorkFactory(engine)() as uow:
+        if partner is not None and partner not in partner_ids(uow):
+            raise _command_error(f"no partner {partner}")
+        if store.user_named(uow.session, args.username) is not None:
+            raise _command_error(f"a user {args.username} exists already")
+        store.add_user(uow.session, row)
+        uow.commit()
     scope = f"partner {partner}" if partner else "every partner"
     print(f"added console user {args.username} ({role.value}, {scope})")
 
