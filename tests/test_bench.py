@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -17,12 +19,13 @@ from exchange.api.authentication import AuthenticationFailure
 from exchange.bench import report
 from exchange.bench.dbwaits import BackendCpu, sampled_waits
 from exchange.bench.load import Outcome, StageResult
+from exchange.bench.proc import process_tree_cpu_s
 from exchange.bench.rawloop import psycopg_conninfo
-from exchange.bench.seed import postgres_scratch_database
-from exchange.bench.servers import echo_process, signed_echo_process
+from exchange.bench.seed import postgres_scratch_database, prepare_hub, seed_members
+from exchange.bench.servers import echo_process, hub_process, signed_echo_process
 from exchange.bench.signed_echo import CREATE_QUOTE_METHOD, NonceMemory, SignedEcho
 from exchange.bench.statements import count_statements, line_pattern, statement_log
-from exchange.bench.workloads import EchoWorkload
+from exchange.bench.workloads import EchoWorkload, QuoteWorkload, TransferWorkload
 from partners.sdk import ExchangeClient, HubConnection, connect
 from tests.support.databases import postgres_admin_url, require_or_skip_postgres
 
@@ -59,10 +62,15 @@ def test_without_the_pid_in_the_prefix_every_statement_line_counts() -> None:
 
 
 @pytest.fixture
-def scratch_conninfo() -> Iterator[str]:
+def scratch_url() -> Iterator[str]:
     require_or_skip_postgres()
     with postgres_scratch_database(postgres_admin_url(), "coalition_test_bench_") as url:
-        yield psycopg_conninfo(url)
+        yield url
+
+
+@pytest.fixture
+def scratch_conninfo(scratch_url: str) -> str:
+    return psycopg_conninfo(scratch_url)
 
 
 def test_the_log_counts_one_sessions_statements_and_its_cpu_is_read(scratch_conninfo: str) -> None:
@@ -89,6 +97,52 @@ def test_backends_not_of_this_machine_have_no_cpu() -> None:
     cpu.read({os.getpid()}, at_start=True)  # a Python process, not a postgres one
     assert cpu.total_s() is None
     assert cpu.foreign == {os.getpid()}
+
+
+def test_a_process_cpu_includes_its_children() -> None:
+    child = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(30)"])
+    try:
+        found = process_tree_cpu_s(os.getpid())
+    finally:
+        child.kill()
+        child.wait()
+    assert {os.getpid(), child.pid} <= set(found)
+    assert process_tree_cpu_s(child.pid) == {}
+
+
+# --- the hub with two processes ------------------------------------------------------------------
+
+HUB_NAMES_QUERY = """
+SELECT count(DISTINCT application_name) FROM pg_stat_activity
+WHERE datname = current_database() AND application_name LIKE 'coalition-hub-%'
+"""
+
+
+def test_the_two_process_hub_serves_the_benchs_clients_from_both_workers(
+    scratch_url: str, tmp_path: Path
+) -> None:
+    prepared = prepare_hub(scratch_url, tmp_path, 2)
+    clients = 8  # 16 connections: all on one worker by chance once in 2^15 runs
+    with hub_process(prepared, AUDIENCE, tmp_path / "hub.log", processes=2) as hub:
+        assert len(hub.cpu_by_process_s()) == 3  # the supervisor and its two workers
+        coalition = seed_members(prepared, hub.target, AUDIENCE, clients, threads=4)
+        operations = [
+            workload.open(index, clients)
+            for index in range(clients)
+            for workload in (
+                QuoteWorkload(coalition, own_connections=True),
+                TransferWorkload(coalition, own_connections=True),
+            )
+        ]
+        try:
+            outcomes = [operation() for operation in operations]
+        finally:
+            for operation in operations:
+                operation.close()
+        with psycopg.connect(psycopg_conninfo(scratch_url), autocommit=True) as session:
+            row = session.execute(HUB_NAMES_QUERY).fetchone()
+    assert outcomes == [Outcome()] * len(operations)
+    assert row is not None and row[0] == 2
 
 
 # --- the signed echo -----------------------------------------------------------------------------
@@ -227,8 +281,22 @@ def test_the_report_compares_quotes_with_the_signed_echo_and_streams_with_none()
     assert document["ratios"]["quote_server_cpu_per_signed_echo_call"] == 10.0
     assert document["ratios"]["unary_p99_streams_open_per_none"] == 2.0
     assert document["ratios"]["transfers_per_raw_transaction"] is None
+    assert document["ratios"]["transfers_two_processes_per_one"] is None
     assert document["stages"]["signed_echo"]["server_cpu_ms_per_op"] == 0.5
     table = report.table(document, stages)
     assert "baseline: signed echo (CreateQuote)" in table
     assert "quotes_per_signed_echo_call" in table
     assert "stmts" in table.splitlines()[0]
+
+
+def test_the_report_sets_two_hub_processes_beside_one() -> None:
+    stages = {
+        "hub_transfers": stage("hub_transfers", 100, server_cpu_s=2.0),
+        "hub_transfers_two_processes": stage("hub_transfers_two_processes", 150, server_cpu_s=3.3),
+    }
+    document = report.document(stages, {}, {})
+    assert document["ratios"]["transfers_two_processes_per_one"] == 1.5
+    assert document["ratios"]["quotes_two_processes_per_one"] is None
+    rows = report.table(document, stages).splitlines()
+    assert rows[1].startswith("hub: complete single transfers")
+    assert rows[2].startswith("hub x2: complete single transfers")

@@ -10,6 +10,10 @@ the server on this machine, their CPU (utime + stime from /proc) is read at the 
 `CPU_READ_EVERY` samples and at the end. A backend that starts during the stage counts from
 zero; one that ends counts up to its last reading. Shared processes (WAL writer,
 checkpointer) and other databases' sessions are not counted.
+
+The samples also say which hub processes served the stage: each names its connections
+`coalition-hub-<pid>` (exchange.adapters.sql.engine), so the distinct such names seen busy
+(in a transaction or running a statement) are the processes that did work.
 """
 
 from __future__ import annotations
@@ -28,11 +32,15 @@ SAMPLE_INTERVAL_S = 0.02
 CPU_READ_EVERY = 10
 SAMPLER_JOIN_S_MAX = 5.0
 SESSIONS_QUERY = """
-SELECT pid, coalesce(wait_event_type || ':' || wait_event, 'CPU'), coalesce(state, '')
+SELECT pid, coalesce(wait_event_type || ':' || wait_event, 'CPU'), coalesce(state, ''),
+    application_name
 FROM pg_stat_activity
 WHERE datname = current_database() AND pid <> pg_backend_pid()
 """
-Connection = psycopg.Connection[tuple[int, str, str]]
+# The application_name prefix of a hub process's pool connections (hub_connection_name).
+HUB_CONNECTION_PREFIX = "coalition-hub-"
+Session = tuple[int, str, str, str]
+Connection = psycopg.Connection[Session]
 
 
 @dataclass
@@ -70,17 +78,29 @@ class DatabaseWaits:
     samples: int = 0
     sessions: Counter[str] = field(default_factory=Counter)
     pids: set[int] = field(default_factory=set)
+    # Samples in which each application had a session busy (not idle).
+    busy_applications: Counter[str] = field(default_factory=Counter)
     cpu: BackendCpu = field(default_factory=BackendCpu)
     error: str = ""
 
-    def add(self, rows: list[tuple[int, str, str]]) -> None:
+    def add(self, rows: list[Session]) -> None:
         self.samples += 1
-        for pid, wait, state in rows:
+        busy: set[str] = set()
+        for pid, wait, state, application in rows:
             self.pids.add(pid)
             if state == "idle":
                 continue
             label = wait if state == "active" else f"{state} ({wait})"
             self.sessions[label] += 1
+            busy.add(application)
+        self.busy_applications.update(busy)
+
+    def hub_processes_serving(self) -> int | None:
+        """How many hub processes had a session busy in some sample; None if none did (the
+        raw loop's stage) or nothing was sampled."""
+        names = self.busy_applications
+        serving = sum(1 for name in names if name.startswith(HUB_CONNECTION_PREFIX))
+        return None if self.error or not serving else serving
 
     def average(self) -> dict[str, float]:
         if not self.samples:

@@ -223,13 +223,17 @@ class StageResult:
     clients: int
     client_cpu_s: float
     target_rate_per_s: float | None = None
-    # CPU the measured server process used during the stage, when it is known.
+    # CPU the measured server used during the stage, when it is known: its process and its
+    # children (a supervisor's workers) together, `server_processes` of them.
     server_cpu_s: float | None = None
+    server_processes: int | None = None
     # Average number of database sessions in each wait state (exchange.bench.dbwaits).
     database_sessions: dict[str, float] = field(default_factory=dict)
     # CPU of the database backends serving the stage, and the statements they were sent.
     database_cpu_s: float | None = None
     statements: int | None = None
+    # Hub processes seen with a busy database session during the stage (pg_stat_activity).
+    hub_processes_serving: int | None = None
 
     @property
     def rate_per_s(self) -> float:
@@ -286,6 +290,8 @@ class StageResult:
                 100 * self.client_cpu_s / self.elapsed_s if self.elapsed_s else 0.0, 1
             ),
             "server_cpu_percent_of_one_core": _rounded(self.server_cpu_percent()),
+            "server_processes": self.server_processes,
+            "hub_processes_serving": self.hub_processes_serving,
             "target_rate_per_s": _rounded(self.target_rate_per_s),
             "database_sessions_avg": self.database_sessions,
             **self.cost_per_op(),

@@ -72,8 +72,8 @@ class Measured:
     conninfo: str | None = None
     log: StatementLog | None = None
 
-    def cpu_s(self) -> float | None:
-        return self.server.cpu_s() if self.server is not None else None
+    def cpu_by_process_s(self) -> dict[int, float]:
+        return self.server.cpu_by_process_s() if self.server is not None else {}
 
     def waits(self) -> AbstractContextManager[DatabaseWaits]:
         return (
@@ -118,19 +118,24 @@ class Run:
             f"{shape.duration_s:g} s{pacing}"
         )
         with self._profiled(key, measured.server), measured.waits() as waits:
-            cpu_before_s, log_start = measured.cpu_s(), measured.log_offset()
+            cpu_before_s, log_start = measured.cpu_by_process_s(), measured.log_offset()
             result = run_stage(key, unit, workload, shape)
-            cpu_after_s, log_end = measured.cpu_s(), measured.log_offset()
-        if cpu_before_s is not None and cpu_after_s is not None:
-            result = replace(result, server_cpu_s=cpu_after_s - cpu_before_s)
+            cpu_after_s, log_end = measured.cpu_by_process_s(), measured.log_offset()
+        server_cpu_s = _cpu_used_s(cpu_before_s, cpu_after_s)
         result = replace(
             result,
+            server_cpu_s=sum(server_cpu_s.values()) if server_cpu_s else None,
+            server_processes=len(server_cpu_s) or None,
             database_sessions=waits.average(),
             database_cpu_s=waits.cpu_s(),
             statements=_statements(measured.log, log_start, log_end, waits.pids),
+            hub_processes_serving=waits.hub_processes_serving(),
         )
         self.stages[key] = result
         self.progress(f"  {report.stage_line(label, result)}")
+        if len(server_cpu_s) > 1 and result.elapsed_s > 0:
+            self.progress(f"  {_cpu_text(server_cpu_s, result.elapsed_s)}")
+            self.progress(f"  hub processes serving: {result.hub_processes_serving}")
         if measured.conninfo is not None:
             self.progress(f"  {waits.text()}")
         return result
@@ -141,6 +146,18 @@ class Run:
         raw_path = self.options.out.with_name(f"{self.options.out.stem}-profile-{key}.txt")
         raw_path.parent.mkdir(parents=True, exist_ok=True)
         return _keep(self.profiles, key, sampled(server.pid, key, raw_path))
+
+
+def _cpu_used_s(before_s: dict[int, float], after_s: dict[int, float]) -> dict[int, float]:
+    """CPU each process used between the readings; one born since counts from zero."""
+    return {pid: cpu_s - before_s.get(pid, 0.0) for pid, cpu_s in after_s.items()}
+
+
+def _cpu_text(used_s: dict[int, float], elapsed_s: float) -> str:
+    shares = ", ".join(
+        f"{pid} {100 * cpu_s / elapsed_s:.0f}%" for pid, cpu_s in sorted(used_s.items())
+    )
+    return f"server CPU by process (% of one core): {shares}"
 
 
 def _statements(

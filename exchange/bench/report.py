@@ -10,13 +10,16 @@ from typing import Any
 
 from exchange.bench.load import StageResult
 
-# Stage keys, in the order a run measures and prints them, with their table labels.
+# Stage keys, in the order the table prints them, with their labels: as a run measures them,
+# except the stages of the hub with two processes (measured last), beside their one-process twins.
 STAGE_LABELS = {
     "echo": "baseline: bare gRPC echo",
     "signed_echo": "baseline: signed echo (CreateQuote)",
     "raw_transactions": "baseline: raw psycopg transactions",
     "hub_quotes": "hub: signed CreateQuote",
+    "hub_quotes_two_processes": "hub x2: signed CreateQuote",
     "hub_transfers": "hub: complete single transfers",
+    "hub_transfers_two_processes": "hub x2: complete single transfers",
     "hub_transfers_half_peak": "hub: single transfers, half of peak",
     "hub_batch_transfers": "hub: complete batched transfers",
     "hub_unary_no_streams": "hub: GetHubKeys, no streams open",
@@ -53,6 +56,8 @@ RATIOS = (
     Ratio("quote_server_cpu_per_signed_echo_call", "hub_quotes", "signed_echo", _server_cpu_per_op),
     Ratio("transfers_per_raw_transaction", "hub_transfers", "raw_transactions"),
     Ratio("batch_transfers_per_raw_transaction", "hub_batch_transfers", "raw_transactions"),
+    Ratio("quotes_two_processes_per_one", "hub_quotes_two_processes", "hub_quotes"),
+    Ratio("transfers_two_processes_per_one", "hub_transfers_two_processes", "hub_transfers"),
     Ratio(
         "unary_p99_streams_open_per_none", "hub_unary_streams_open", "hub_unary_no_streams", _p99
     ),
@@ -194,6 +199,7 @@ TABLE_HEADER = (
     f" {'srv%':>5} {'srv ms':>7} {'db ms':>7} {'cli ms':>7} {'stmts':>6}"
 )
 TABLE_FOOTNOTE = (
+    "hub: one hub process; hub x2: `--processes 2` (srv: both workers and the supervisor)\n"
     "srv%: server CPU, % of one core; srv/db/cli ms: CPU milliseconds per item of the unit "
     "(server, database backends, load generators); stmts: statements per item"
 )

@@ -14,6 +14,7 @@ import signal
 import tempfile
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 from types import FrameType
@@ -23,6 +24,7 @@ from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DBAPIError
 
+from coalition.keys import SigningKey
 from exchange.adapters.sql.engine import POSTGRES_POOL_SIZE
 from exchange.bench import report, stages, streams
 from exchange.bench.load import LoadError
@@ -35,8 +37,15 @@ from exchange.bench.measure import (
     Run,
 )
 from exchange.bench.rawloop import RAW_LOOP_ACCOUNTS, RAW_LOOP_CONNECTIONS, psycopg_conninfo
-from exchange.bench.seed import AUDIENCE, postgres_scratch_database, prepare_hub
+from exchange.bench.seed import (
+    AUDIENCE,
+    PreparedHub,
+    SeededCoalition,
+    postgres_scratch_database,
+    prepare_hub,
+)
 from exchange.bench.servers import ServerStartError, hub_process
+from exchange.bench.statements import StatementLog
 from exchange.bench.streams import StreamsNotOpen, prepare_streaming_partners
 from exchange.bench.workloads import QuoteWorkload
 from exchange.config import Settings
@@ -45,37 +54,62 @@ from exchange.config import Settings
 __all__ = ["RESULTS_PATH_DEFAULT", "BenchError", "BenchOptions", "run_bench"]
 
 
+# The hub's logs, kept next to the JSON as <stem><suffix>.log, by their context key.
+HUB_LOGS = {"hub_log": "-server", "hub_two_processes_log": "-server-two-processes"}
+
+
 def hub_stages(run: Run) -> None:
-    """The hub's log is kept next to the JSON, also when a stage fails."""
-    log_path = run.work / "hub.log"
+    """The hub's logs are kept next to the JSON, also when a stage fails."""
     try:
-        _hub_stages(run, log_path)
+        _hub_stages(run)
     finally:
-        if log_path.exists():
-            kept = run.options.out.with_name(f"{run.options.out.stem}-server.log")
-            kept.parent.mkdir(parents=True, exist_ok=True)
-            shutil.copyfile(log_path, kept)
-            run.context["hub_log"] = str(kept)
+        for key, suffix in HUB_LOGS.items():
+            log_path = run.work / f"{key}.log"
+            if log_path.exists():
+                kept = run.options.out.with_name(f"{run.options.out.stem}{suffix}.log")
+                kept.parent.mkdir(parents=True, exist_ok=True)
+                shutil.copyfile(log_path, kept)
+                run.context[key] = str(kept)
 
 
-def _hub_stages(run: Run, log_path: Path) -> None:
-    options = run.options
-    with postgres_scratch_database(options.database_url) as url:
-        log = stages.counted_statements(run, url, options.database_url)
-        prepared = prepare_hub(url, run.work, options.partners)
+def _hub_stages(run: Run) -> None:
+    with postgres_scratch_database(run.options.database_url) as url:
+        log = stages.counted_statements(run, url, run.options.database_url)
+        prepared = prepare_hub(url, run.work, run.options.partners)
         streaming = prepare_streaming_partners(url)
-        with hub_process(prepared, AUDIENCE, log_path, streams.HUB_SETTINGS) as hub:
-            run.progress(f"hub serving on {hub.target} (pid {hub.pid})")
-            coalition = stages.seed_stage(run, hub, prepared)
-            probe = stages.probe_quote(coalition)
-            run.context["message_sizes"] = probe.sizes()
-            stages.echo_stage(run, probe)
-            stages.signed_echo_stage(run, coalition, prepared, probe)
-            measured = Measured(hub, psycopg_conninfo(url), log)
-            quotes = QuoteWorkload(coalition)
-            run.measure("hub_quotes", "quotes", quotes, run.shape(options.clients), measured)
-            stages.transfer_stages(run, coalition, measured)
-            stages.streams_stages(run, coalition, streaming, measured)
+        conninfo = psycopg_conninfo(url)
+        coalition = one_process_stages(run, prepared, streaming, conninfo, log)
+        processes = stages.HUB_PROCESSES_COMPARED
+        log_path = run.work / "hub_two_processes_log.log"
+        settings = streams.HUB_SETTINGS
+        with hub_process(prepared, AUDIENCE, log_path, settings, processes) as hub:
+            run.progress(f"hub serving on {hub.target} with {processes} processes (pid {hub.pid})")
+            measured = Measured(hub, conninfo, log)
+            stages.two_process_stages(run, replace(coalition, target=hub.target), measured)
+
+
+def one_process_stages(
+    run: Run,
+    prepared: PreparedHub,
+    streaming: dict[str, SigningKey],
+    conninfo: str,
+    log: StatementLog | None,
+) -> SeededCoalition:
+    """Seeding and every stage of one hub process; returns the seeded coalition."""
+    log_path = run.work / "hub_log.log"
+    with hub_process(prepared, AUDIENCE, log_path, streams.HUB_SETTINGS) as hub:
+        run.progress(f"hub serving on {hub.target} (pid {hub.pid})")
+        coalition = stages.seed_stage(run, hub, prepared)
+        probe = stages.probe_quote(coalition)
+        run.context["message_sizes"] = probe.sizes()
+        stages.echo_stage(run, probe)
+        stages.signed_echo_stage(run, coalition, prepared, probe)
+        measured = Measured(hub, conninfo, log)
+        quotes = QuoteWorkload(coalition)
+        run.measure("hub_quotes", "quotes", quotes, run.shape(run.options.clients), measured)
+        stages.transfer_stages(run, coalition, measured)
+        stages.streams_stages(run, coalition, streaming, measured)
+    return coalition
 
 
 def raw_loop_stages(run: Run) -> None:
@@ -113,6 +147,8 @@ def run_context(options: BenchOptions, version: str) -> dict[str, Any]:
             "raw_loop_connections": RAW_LOOP_CONNECTIONS,
             "raw_loop_accounts": RAW_LOOP_ACCOUNTS,
             "hub_worker_threads": Settings.load().worker_threads,
+            "hub_processes": 1,
+            "hub_processes_compared": stages.HUB_PROCESSES_COMPARED,
             "hub_database_pool_size": POSTGRES_POOL_SIZE,
         },
     }

@@ -98,10 +98,17 @@ class SeededCoalition:
         index = self.partner_index(partner_id)
         return [member[index] for member in self.members]
 
-    def connection(self, partner_id: str) -> HubConnection:
+    def connection(
+        self, partner_id: str, channel_options: Sequence[tuple[str, int | str]] = ()
+    ) -> HubConnection:
         partner = self.partners[self.partner_index(partner_id)]
         return connect(
-            self.target, partner_id, partner.signing_key(), self.audience, self.hub_public_keys
+            self.target,
+            partner_id,
+            partner.signing_key(),
+            self.audience,
+            self.hub_public_keys,
+            channel_options=channel_options,
         )
 
     def to_json(self) -> str:

@@ -20,7 +20,12 @@ from pathlib import Path
 import grpc
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
-from exchange.bench.proc import process_cpu_s
+from exchange.bench.proc import (
+    child_pids,
+    holds_socket,
+    listening_socket_inodes,
+    process_tree_cpu_s,
+)
 from exchange.bench.seed import PreparedHub
 from exchange.bench.signed_echo import SignedEcho
 from exchange.config import ENVIRONMENT_NAMES
@@ -47,9 +52,15 @@ class ServerProcess:
     def pid(self) -> int:
         return self.process.pid
 
+    def cpu_by_process_s(self) -> dict[int, float]:
+        """User plus system CPU time so far (Linux) of the process and of its children (a
+        supervisor's workers), by pid; empty if not known."""
+        return process_tree_cpu_s(self.pid)
+
     def cpu_s(self) -> float | None:
-        """User plus system CPU time the process has used so far (Linux), else None."""
-        return process_cpu_s(self.pid)
+        """The CPU time of the process and its children together, else None."""
+        found = self.cpu_by_process_s()
+        return sum(found.values()) if found else None
 
     def log_tail(self) -> str:
         try:
@@ -99,11 +110,34 @@ def wait_serving(server: ServerProcess, wait_s_max: float = SERVING_WAIT_S_MAX) 
     raise ServerStartError(f"{server.name} did not say SERVING within {wait_s_max:.0f} s")
 
 
+def wait_workers_listening(server: ServerProcess, port: int, count: int) -> None:
+    """Waits until `count` children of the server listen on `port`: a supervisor's workers
+    each bind the port themselves, and a connection reaches only those already listening."""
+    deadline_s = time.monotonic() + SERVING_WAIT_S_MAX
+    while time.monotonic() < deadline_s:
+        inodes = listening_socket_inodes(port)
+        listening = [pid for pid in child_pids(server.pid) if holds_socket(pid, inodes)]
+        if len(listening) >= count:
+            return
+        if server.process.poll() is not None:
+            break
+        time.sleep(SERVING_POLL_S)
+    raise ServerStartError(
+        f"{server.name}: fewer than {count} processes listen on port {port}:\n{server.log_tail()}"
+    )
+
+
 @contextmanager
 def server_process(
-    name: str, command: list[str], port: int, log_path: Path, env: Mapping[str, str]
+    name: str,
+    command: list[str],
+    port: int,
+    log_path: Path,
+    env: Mapping[str, str],
+    workers: int = 0,
 ) -> Iterator[ServerProcess]:
-    """Starts `command`, waits for SERVING on `port`, yields it, and stops it afterwards."""
+    """Starts `command`, waits for SERVING on `port` (and for `workers` children listening on
+    it, if any), yields it, and stops it afterwards."""
     with log_path.open("wb") as log:
         process = subprocess.Popen(  # noqa: S603 - our own fixed argv
             command, stdout=log, stderr=subprocess.STDOUT, env={**os.environ, **env}
@@ -111,6 +145,8 @@ def server_process(
     server = ServerProcess(name, process, f"127.0.0.1:{port}", log_path)
     try:
         wait_serving(server)
+        if workers:
+            wait_workers_listening(server, port, workers)
         yield server
     finally:
         server.stop()
@@ -122,9 +158,13 @@ def hub_process(
     audience: str,
     log_path: Path,
     settings: Mapping[str, str] | None = None,
+    processes: int = 1,
 ) -> Iterator[ServerProcess]:
-    """`coalition serve` on a free loopback port, configured through its environment;
-    `settings` adds or overrides COALITION_* variables by setting name."""
+    """`coalition serve` with `processes` hub processes on a free loopback port, configured
+    through its environment; `settings` adds or overrides COALITION_* variables by setting name.
+
+    The count is always set: left unset, the hub would run one process per core on PostgreSQL.
+    """
     port = free_port()
     extra = {ENVIRONMENT_NAMES[name]: value for name, value in (settings or {}).items()}
     env = {
@@ -132,10 +172,13 @@ def hub_process(
         ENVIRONMENT_NAMES["listen_address"]: f"127.0.0.1:{port}",
         ENVIRONMENT_NAMES["audience"]: audience,
         ENVIRONMENT_NAMES["hub_key_path"]: str(prepared.hub_key_path),
+        ENVIRONMENT_NAMES["processes"]: str(processes),
         **extra,
     }
     command = [sys.executable, "-m", "exchange.cli", "serve"]
-    with server_process("the hub", command, port, log_path, env) as server:
+    name = "the hub" if processes == 1 else f"the hub ({processes} processes)"
+    workers = processes if processes > 1 else 0  # one process serves itself, no children
+    with server_process(name, command, port, log_path, env, workers) as server:
         yield server
 
 

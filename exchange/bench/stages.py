@@ -4,7 +4,9 @@ The raw psycopg transaction loop (its own scratch database); seeding the hub (an
 database, the hub in its own process); the bare gRPC echo with messages the size of a signed
 CreateQuote; the signed echo (the protocol's own cost of that CreateQuote); signed quotes;
 complete single transfers at peak and at half of peak; complete batched transfers; a signed
-unary call with no stream open, then with 1,000 streams held by other partners.
+unary call with no stream open, then with 1,000 streams held by other partners. All of these
+are of one hub process. Then the hub again on the same database with two processes sharing the
+port: signed quotes and complete single transfers, each client with connections of its own.
 """
 
 from __future__ import annotations
@@ -43,6 +45,10 @@ from exchange.bench.workloads import BatchWorkload, EchoWorkload, QuoteWorkload,
 from partners.sdk import ExchangeClient
 
 HALF_PEAK = 0.5
+HUB_PROCESSES_COMPARED = 2
+# Calls each client makes through a fresh multi-process hub before it is measured: every worker
+# opens its pool and prepares its statements, as the one-process hub did while seeding.
+WARM_UP_CALLS = 3
 # Past this share of a core per worker process, the raw loop's clients may be its limit.
 CLIENT_BOUND_PERCENT = 80
 
@@ -156,3 +162,40 @@ def streams_stages(
             run.context["streams_open"] = opened
             run.progress(f"  {opened} streams open, held by {len(connections)} partners")
             run.measure("hub_unary_streams_open", "calls", caller, run.shape(1), hub)
+
+
+def two_process_stages(run: Run, coalition: SeededCoalition, hub: Measured) -> None:
+    """The quote and single-transfer stages against the hub with HUB_PROCESSES_COMPARED processes.
+
+    Each client's channels keep connections of their own, so the kernel spreads them over the
+    workers; the stage's sessions say how many workers served (`hub_processes_serving`).
+    """
+    warm_up(coalition, run.options.clients)
+    shape = run.shape(run.options.clients)
+    quotes = QuoteWorkload(coalition, own_connections=True)
+    transfers = TransferWorkload(coalition, own_connections=True)
+    for key, unit, workload in (
+        ("hub_quotes_two_processes", "quotes", quotes),
+        ("hub_transfers_two_processes", "transfers", transfers),
+    ):
+        serving = run.measure(key, unit, workload, shape, hub).hub_processes_serving
+        if serving is not None and serving < HUB_PROCESSES_COMPARED:
+            run.note(f"{key}: {serving} of {HUB_PROCESSES_COMPARED} hub processes served")
+
+
+def warm_up(coalition: SeededCoalition, clients: int) -> None:
+    operations = [
+        workload.open(index, clients)
+        for index in range(clients)
+        for workload in (
+            QuoteWorkload(coalition, own_connections=True),
+            TransferWorkload(coalition, own_connections=True),
+        )
+    ]
+    try:
+        for _ in range(WARM_UP_CALLS):
+            for operation in operations:
+                operation()
+    finally:
+        for operation in operations:
+            operation.close()

@@ -39,6 +39,10 @@ BATCH_CALL_TIMEOUT_S = 60.0
 # One attempt per call: the SDK's retries would hide exactly the failures a run must count.
 NO_RETRIES = RetryPolicy(attempts_max=1)
 SDK_FAILURES = (HubError, ResponseVerificationError, PayloadVerificationError)
+# gRPC shares one connection (subchannel) among a process's channels to one target unless a
+# channel keeps its own pool. The kernel spreads connections, not calls, over the processes of
+# a `--processes N` hub, so a client that is to reach any of them needs a connection of its own.
+OWN_CONNECTION = (("grpc.use_local_subchannel_pool", 1),)
 
 
 def error_label(method: str, error: Exception) -> str:
@@ -115,16 +119,21 @@ class Route:
         self.destination.close()
 
 
-def open_route(coalition: SeededCoalition, client_index: int, client_count: int) -> Route:
+def open_route(
+    coalition: SeededCoalition, client_index: int, client_count: int, own_connections: bool = False
+) -> Route:
     """Client i sends from partner i mod n to the next partner, with every client_count-th
-    member starting at i: directions alternate and no member is shared between clients."""
+    member starting at i: directions alternate and no member is shared between clients.
+    With `own_connections`, each of its two channels has a TCP connection of its own."""
     partner_ids = coalition.partner_ids
     source_id = partner_ids[client_index % len(partner_ids)]
     destination_id = partner_ids[(client_index + 1) % len(partner_ids)]
     ppids = coalition.ppids(source_id)[client_index::client_count]
     if not ppids:
         raise ValueError(f"{client_count} clients need at least as many members")
-    source, destination = coalition.connection(source_id), coalition.connection(destination_id)
+    options = OWN_CONNECTION if own_connections else ()
+    source = coalition.connection(source_id, options)
+    destination = coalition.connection(destination_id, options)
     source.retry = destination.retry = NO_RETRIES
     return Route(source, destination, itertools.cycle(ppids))
 
@@ -149,9 +158,11 @@ class QuoteOperation:
 @dataclass(frozen=True)
 class QuoteWorkload:
     coalition: SeededCoalition
+    own_connections: bool = False
 
     def open(self, client_index: int, client_count: int) -> QuoteOperation:
-        return QuoteOperation(open_route(self.coalition, client_index, client_count))
+        route = open_route(self.coalition, client_index, client_count, self.own_connections)
+        return QuoteOperation(route)
 
 
 @dataclass
@@ -185,9 +196,11 @@ class TransferOperation:
 @dataclass(frozen=True)
 class TransferWorkload:
     coalition: SeededCoalition
+    own_connections: bool = False
 
     def open(self, client_index: int, client_count: int) -> TransferOperation:
-        return TransferOperation(open_route(self.coalition, client_index, client_count))
+        route = open_route(self.coalition, client_index, client_count, self.own_connections)
+        return TransferOperation(route)
 
 
 @dataclass
