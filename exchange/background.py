@@ -24,6 +24,7 @@ from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 from sqlalchemy.pool import NullPool
 
+from exchange import operations
 from exchange.adapters.sql.engine import is_connection_lost, is_sqlite, run_with_retries
 from exchange.adapters.sql.settlement_store import unsettled_days_through
 from exchange.adapters.telemetry import HubTelemetry, quiet
@@ -231,6 +232,12 @@ class BackgroundWork:
         with self.telemetry.settling(business_day) as observed:
             settled = settle_day(self.engine, self.settings.calendar, self.clock, business_day)
             observed.outcome = settlement_outcome(settled)
+        out = self.settings.export_directory / business_day
+        banks = operations.bank_accounts(self.settings.bank_accounts_path)
+        written = operations.export_day(self.engine, business_day, out, banks)
+        log.info("business day %s: %s files in %s", business_day, len(written.sizes), out)
+        for note in written.notes:
+            log.warning("business day %s: %s", business_day, note)
         return settled
 
 

@@ -18,6 +18,7 @@ from coalition.v1 import (
     settlement_pb2,
     tier_pb2,
 )
+from exchange import operations
 from exchange.adapters.clock import SystemClock
 from exchange.adapters.feed_notifier import FeedNotifier
 from exchange.adapters.sql.engine import create_database_engine
@@ -101,6 +102,7 @@ def bootstrap(
     Telemetry defaults to OTLP export when settings name a collector, and to none at all.
     """
     catalog.assert_catalog_complete()
+    operations.bank_accounts(settings.bank_accounts_path)  # a bad file stops the start, not a night
     clock = clock or SystemClock()
     # A key loaded from its file is dated by the file; one passed in (tests) by this start.
     key_created_at_us = None if hub_key else key_file_created_at_us(settings.hub_key_path)

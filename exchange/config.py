@@ -54,6 +54,8 @@ ENVIRONMENT_NAMES = {
     "streams_max": "COALITION_STREAMS_MAX",
     "stream_keepalive_s": "COALITION_STREAM_KEEPALIVE_S",
     "processes": "COALITION_PROCESSES",
+    "export_directory": "COALITION_EXPORT_DIR",
+    "bank_accounts_path": "COALITION_BANK_ACCOUNTS",
     # The OpenTelemetry standard names: one collector for traces and metrics, and our name.
     "otlp_endpoint": "OTEL_EXPORTER_OTLP_ENDPOINT",
     "service_name": "OTEL_SERVICE_NAME",
@@ -96,6 +98,11 @@ class Settings:
     # Hub processes sharing the listening port (`coalition serve`); 0: one per core on
     # PostgreSQL, one on SQLite (which serves one process).
     processes: int = 0
+    # The nightly settlement writes each settled day's files into <export_directory>/<day>, as
+    # `coalition settle` does; the pain.001 pay-out file needs the participants' bank accounts
+    # (a JSON file, docs: `coalition settle --bank-accounts`).
+    export_directory: Path = Path("exports")
+    bank_accounts_path: Path | None = None
 
     @property
     def calendar(self) -> CoalitionCalendar:
@@ -169,7 +176,8 @@ def _is_http_url(url: str) -> bool:
 
 def _typed(values: dict[str, Any]) -> dict[str, Any]:
     typed = dict(values)
-    for name in ("hub_key_path", "tls_cert_path", "tls_key_path", "client_ca_path"):
+    paths = ("hub_key_path", "tls_cert_path", "tls_key_path", "client_ca_path")
+    for name in (*paths, "export_directory", "bank_accounts_path"):
         if name in typed:
             typed[name] = Path(typed[name])
     for name in (

@@ -71,9 +71,13 @@ def hub_key() -> SigningKey:
 
 
 @pytest.fixture
-def settings(database_url: str) -> Settings:
+def settings(database_url: str, tmp_path: Path) -> Settings:
     return Settings.load(
-        environ={}, database_url=database_url, listen_address="127.0.0.1:0", audience=AUDIENCE
+        environ={},
+        database_url=database_url,
+        listen_address="127.0.0.1:0",
+        audience=AUDIENCE,
+        export_directory=tmp_path / "exports",
     )
 
 

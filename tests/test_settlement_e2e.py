@@ -364,6 +364,23 @@ def test_the_nightly_run_catches_up_on_every_day_that_ended_while_the_hub_was_do
     assert leaves_by_day(engine).get(day) == [transfer_id]
 
 
+def test_the_nightly_run_writes_the_days_files_as_coalition_settle_does(
+    hub: ClockedCoalition, programs: dict[str, LoyaltyProgram], member: Member, engine: Engine
+) -> None:
+    move(programs, member, ("skyway", "harbor"), 4_000)
+    day = today(hub)
+    hub.clock.advance_s(DAY_S + hub.hub.settings.settlement_delay_s)
+
+    [settled] = hub.hub.settle_ended_days()
+
+    out = hub.hub.settings.export_directory / day
+    with Session(engine) as session:
+        expected, _ = day_files(session, day, {})
+    assert settled.business_day == day
+    assert {p.name: p.read_bytes() for p in out.iterdir()} == expected
+    assert "statement-skyway-USD.csv" in expected  # no bank accounts set: no pain.001
+
+
 # Re-runs, alarms and files
 
 
