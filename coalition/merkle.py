@@ -292,3 +292,25 @@ def proof_from_nodes(
             merged = node_hash(nodes[key], merged)
         proof.append(merged)
     return proof
+
+
+def root_node_keys(size: int) -> tuple[NodeKey, ...]:
+    """The stored nodes whose right fold is the root of a tree of `size` leaves (size >= 1):
+    its perfect subtrees, largest first, one per set bit of `size`."""
+    if not 1 <= size <= TREE_LEAVES_MAX:
+        raise ValueError(f"a tree with a root from nodes has 1 to {TREE_LEAVES_MAX} leaves")
+    return _perfect_pieces(0, size)
+
+
+def root_from_nodes(size: int, nodes: Mapping[NodeKey, bytes]) -> bytes:
+    """MTH(D[size]) from stored nodes (level 0 the leaves); the same bytes as `root()`.
+
+    Raises KeyError if a node `root_node_keys(size)` names is missing from `nodes`.
+    """
+    if size == 0:
+        return _EMPTY_ROOT
+    keys = root_node_keys(size)
+    merged = nodes[keys[-1]]
+    for key in reversed(keys[:-1]):
+        merged = node_hash(nodes[key], merged)
+    return merged

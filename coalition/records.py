@@ -111,6 +111,11 @@ def _business_day(value: object) -> str:
     return text
 
 
+def check_business_day(value: datetime.date | str) -> str:
+    """The business day as a record spells it; ValueError where encode_record would refuse it."""
+    return _business_day(value)
+
+
 def encode_record(
     *,
     transfer_id: str,

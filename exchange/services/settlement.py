@@ -16,7 +16,8 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from coalition import merkle
-from coalition.records import encode_record
+from coalition.records import check_business_day, decode_record, encode_record
+from exchange.adapters.sql import settlement_bulk as bulk
 from exchange.adapters.sql import settlement_store as store
 from exchange.adapters.sql import tree_store
 from exchange.adapters.sql.business_days import SqlBusinessDayRepository
@@ -153,10 +154,8 @@ def _stored(engine: Engine, business_day: str) -> DaySettlement | None:
 
 def _verified(engine: Engine, stored: DaySettlement) -> DaySettlement:
     """Recomputes the day's root from its records: a closed day's input must never change."""
-    builder = merkle.RootBuilder()
     with Session(engine) as session:
-        for record in store.day_records(session, stored.business_day):
-            builder.add(merkle.leaf_hash(record_bytes(record)))
+        builder = _current_root(session, stored.business_day)
     if builder.root() != stored.merkle_root or builder.size != stored.tree_size:
         stored.alarm = (
             f"ALARM: the records of closed business day {stored.business_day} changed since it "
@@ -167,32 +166,42 @@ def _verified(engine: Engine, stored: DaySettlement) -> DaySettlement:
     return stored
 
 
-def _run(engine: Engine, business_day: str, at_us: int, progress: Progress | None) -> DaySettlement:
+def _current_root(session: Session, business_day: str) -> merkle.RootBuilder:
+    """The tree of the day's records as they are now, hashed by the database where it can."""
+    if bulk.supported(session):
+        builder = merkle.RootBuilder()
+        for leaf in bulk.current_leaf_hashes(session, business_day):
+            if leaf is None:
+                break  # a record the encoder refuses: the streamed path below raises
+            builder.add(leaf)
+        else:
+            return builder
     builder = merkle.RootBuilder()
-    nettings: dict[str, Netting] = {}
+    for record in store.day_records(session, business_day):
+        builder.add(merkle.leaf_hash(record_bytes(record)))
+    return builder
+
+
+@dataclass
+class _Tree:
+    root: bytes
+    size: int
+    nettings: dict[str, Netting]
+
+
+def _run(engine: Engine, business_day: str, at_us: int, progress: Progress | None) -> DaySettlement:
     # One transaction reads the day and writes its settlement: the records cannot change
     # underneath (the day is closed) and nothing is visible until all of it is stored.
     with Session(engine) as session, session.begin():
-        leaves = store.LeafWriter(session, business_day)
-        nodes = tree_store.NodeWriter(session, business_day)
-        for index, record in enumerate(store.day_records(session, business_day)):
-            data = record_bytes(record)
-            leaf = merkle.leaf_hash(data)
-            builder.add(leaf)
-            leaves.add(index, record.transfer_id, leaf, data)
-            nodes.add(leaf)
-            nettings.setdefault(record.currency, Netting(business_day, record.currency))
-            nettings[record.currency].add(record)
-            if progress is not None and (index + 1) % PROGRESS_EVERY_RECORDS == 0:
-                progress(index + 1)
-        leaves.flush()
-        nodes.finish()
-        store.store_day(session, business_day, builder.root(), builder.size, at_us)
-        settlement = DaySettlement(
-            business_day, builder.root(), builder.size, at_us, sorted(nettings)
-        )
-        for currency in sorted(nettings):
-            result = nettings[currency].result()
+        tree = _in_database(session, business_day) if bulk.supported(session) else None
+        if tree is None:
+            tree = _streamed(session, business_day, progress)
+        elif progress is not None:
+            progress(tree.size)
+        store.store_day(session, business_day, tree.root, tree.size, at_us)
+        settlement = DaySettlement(business_day, tree.root, tree.size, at_us, sorted(tree.nettings))
+        for currency in sorted(tree.nettings):
+            result = tree.nettings[currency].result()
             store.store_run(
                 session,
                 (business_day, currency, result.record_count, at_us),
@@ -204,8 +213,61 @@ def _run(engine: Engine, business_day: str, at_us: int, progress: Progress | Non
             ledger.record(journal, at_us)
             ledger.flush()
             settlement.positions[currency] = result.positions
-    log.info("business day %s settled: %s records", business_day, builder.size)
+    log.info("business day %s settled: %s records", business_day, tree.size)
     return settlement
+
+
+def _in_database(session: Session, business_day: str) -> _Tree | None:
+    """Nets, encodes, hashes and writes the day inside the database; None (nothing written)
+    if a record is one the encoder refuses, for the streamed path to refuse it."""
+    check_business_day(business_day)  # the day's text, by the encoder's rule, once
+    rows = bulk.gross(session, business_day)
+    if rows is None:
+        return None
+    nettings: dict[str, Netting] = {}
+    for row in rows:
+        netting = nettings.get(row.currency)
+        if netting is None:
+            netting = nettings[row.currency] = Netting(business_day, row.currency)
+        netting.add_gross(row.payer, row.payee, row.amount_minor, row.fee_minor, row.records)
+    size = bulk.write_leaves(session, business_day)
+    counted = sum(row.records for row in rows)
+    if size != counted:
+        raise RuntimeError(f"{size} leaves written for {counted} records netted")
+    bulk.write_nodes(session, business_day, size)
+    keys = merkle.root_node_keys(size) if size else ()
+    root = merkle.root_from_nodes(size, tree_store.node_hashes(session, business_day, keys))
+    _check_stored_records(session, business_day, size)
+    return _Tree(root, size, nettings)
+
+
+def _check_stored_records(session: Session, business_day: str, size: int) -> None:
+    # The strict decoder over the first and last records written, as a guard on the SQL.
+    for index in {0, size - 1} if size else set():
+        decode_record(bulk.record_at(session, business_day, index))
+
+
+def _streamed(session: Session, business_day: str, progress: Progress | None) -> _Tree:
+    """Streams the day's records through Python: hashes, nets and writes them in batches."""
+    builder = merkle.RootBuilder()
+    nettings: dict[str, Netting] = {}
+    leaves = store.LeafWriter(session, business_day)
+    nodes = tree_store.NodeWriter(session, business_day)
+    for index, record in enumerate(store.day_records(session, business_day)):
+        data = record_bytes(record)
+        leaf = merkle.leaf_hash(data)
+        builder.add(leaf)
+        leaves.add(index, record.transfer_id, leaf, data)
+        nodes.add(leaf)
+        netting = nettings.get(record.currency)
+        if netting is None:
+            netting = nettings[record.currency] = Netting(business_day, record.currency)
+        netting.add(record)
+        if progress is not None and (index + 1) % PROGRESS_EVERY_RECORDS == 0:
+            progress(index + 1)
+    leaves.flush()
+    nodes.finish()
+    return _Tree(builder.root(), builder.size, nettings)
 
 
 def _settlement_journal(business_day: str, currency: str, positions: list[NetPosition]) -> Journal:
