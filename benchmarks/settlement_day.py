@@ -113,6 +113,8 @@ class Results:
     seed_s: float
     sql_aggregate_s: float
     settle_s: float
+    # settle_s / sql_aggregate_s: how many plain aggregates of the day a settlement costs.
+    settle_per_aggregate: float
     transfers_per_s: float
     rerun_s: float
     tracemalloc_peak_mib: float
@@ -138,6 +140,7 @@ TABLE_COLUMNS = (
     ("seed s", "seed_s", "{:.2f}"),
     ("SQL aggregate s", "sql_aggregate_s", "{:.2f}"),
     ("settle s", "settle_s", "{:.2f}"),
+    ("settle/aggregate", "settle_per_aggregate", "{:.1f}x"),
     ("transfers/s", "transfers_per_s", "{:,.0f}"),
     ("re-run s", "rerun_s", "{:.2f}"),
     ("tracemalloc peak MiB", "tracemalloc_peak_mib", "{:.1f}"),
@@ -400,6 +403,7 @@ def measure(url: str, options: Options) -> Results:
         seed_s=seed_s,
         sql_aggregate_s=aggregate_s,
         settle_s=settle_s,
+        settle_per_aggregate=settle_s / aggregate_s,
         transfers_per_s=options.transfers / settle_s,
         rerun_s=rerun_s,
         tracemalloc_peak_mib=traced_peak / MIB,
@@ -432,6 +436,10 @@ def print_table(results: Results) -> None:
     print("  ".join(title.rjust(w) for (title, _), w in zip(cells, widths, strict=True)))
     print("  ".join(value.rjust(w) for (_, value), w in zip(cells, widths, strict=True)))
     print()
+    print(
+        f"settle {results.settle_s:.2f}s / SQL aggregate {results.sql_aggregate_s:.3f}s"
+        f" = {results.settle_per_aggregate:.1f}x"
+    )
     print(
         f"traced settle {results.settle_traced_s:.2f}s; maxrss {results.maxrss_before_mib:.1f}"
         f" -> {results.maxrss_after_mib:.1f} MiB; root {results.merkle_root[:16]}...;"
