@@ -52,7 +52,7 @@ class InMemoryRateAgreementRepository:
         key = (agreement.agreement_id, agreement.version)
         if key in self._store.rate_agreements:
             raise ValueError(f"duplicate rate agreement version {key}")
-        for partner_id in (agreement.source_partner_id, agreement.destination_partner_id):
+        for partner_id in agreement.parties:
             if partner_id not in self._store.partners:
                 raise ValueError(f"rate agreement with unknown partner {partner_id!r}")
         self._store.rate_agreements[key] = agreement
@@ -70,8 +70,7 @@ class InMemoryRateAgreementRepository:
         found = sorted(
             (key, a)
             for key, a in self._store.rate_agreements.items()
-            if partner_id in (a.source_partner_id, a.destination_partner_id)
-            and (after is None or key > after)
+            if a.has_party(partner_id) and (after is None or key > after)
         )
         return [agreement for _, agreement in found[:limit]]
 
@@ -106,7 +105,7 @@ class InMemoryTransferRepository:
         store = self._store
         if transfer.transfer_id in store.transfers:
             raise ValueError(f"duplicate transfer_id {transfer.transfer_id!r}")
-        for partner_id in (transfer.source_partner_id, transfer.destination_partner_id):
+        for partner_id in transfer.parties:
             if partner_id not in store.partners:
                 raise ValueError(f"transfer with unknown partner {partner_id!r}")
         if transfer.cmid not in store.members:
@@ -199,7 +198,7 @@ class InMemoryTransferRepository:
         found = [
             t
             for t in self._store.transfers.values()
-            if partner_id in (t.source_partner_id, t.destination_partner_id)
+            if t.has_party(partner_id)
             and (state is None or t.state is state)
             and (start_us is None or t.created_at_us >= start_us)
             and (end_us is None or t.created_at_us < end_us)

@@ -209,7 +209,7 @@ class InMemoryTierRepository:
     def add_agreement(self, agreement: RecognitionAgreement) -> None:
         if (agreement.agreement_id, agreement.version) in self._store.agreements:
             raise ValueError(f"duplicate agreement version {agreement.version}")
-        for partner_id in (agreement.source_partner_id, agreement.target_partner_id):
+        for partner_id in agreement.parties:
             if partner_id not in self._store.partners:
                 raise ValueError(f"agreement with unknown partner {partner_id!r}")
         if len(dict(agreement.rules)) != len(agreement.rules):

@@ -38,6 +38,34 @@ def next_version(versions: Sequence[Versioned]) -> int:
     return versions[-1].version + 1 if versions else 1
 
 
+class Bilateral(Versioned, Protocol):
+    """What every bilateral agreement version says about itself."""
+
+    @property
+    def parties(self) -> tuple[str, str]: ...
+
+    @property
+    def state(self) -> AgreementState: ...
+
+    @property
+    def proposed_by(self) -> str: ...
+
+
+def check_acceptance(
+    agreement: Bilateral, caller: str, versions: Sequence[Versioned], not_found: ErrorCode
+) -> None:
+    """ensure_acceptable for one stored version, given every version of its pair in order."""
+    acceptance = Acceptance(
+        caller,
+        agreement.parties,
+        agreement.state,
+        agreement.proposed_by,
+        agreement.version,
+        versions[-1].version,
+    )
+    ensure_acceptable(acceptance, not_found)
+
+
 @dataclass(frozen=True)
 class Acceptance:
     """What accepting one version is checked against."""

@@ -83,6 +83,13 @@ class RateAgreement:
     proposed_at_us: int
     accepted_at_us: int | None = None
 
+    @property
+    def parties(self) -> tuple[str, str]:
+        return (self.source_partner_id, self.destination_partner_id)
+
+    def has_party(self, partner_id: str) -> bool:
+        return partner_id in self.parties
+
 
 def parse_price(text: str) -> Decimal:
     if not PRICE_PATTERN.fullmatch(text):

@@ -47,6 +47,13 @@ class RecognitionAgreement:
     proposed_at_us: int
     accepted_at_us: int | None = None
 
+    @property
+    def parties(self) -> tuple[str, str]:
+        return (self.source_partner_id, self.target_partner_id)
+
+    def has_party(self, partner_id: str) -> bool:
+        return partner_id in self.parties
+
     def target_tier_for(self, source_tier_code: str) -> str | None:
         return dict(self.rules).get(source_tier_code)
 

@@ -77,6 +77,14 @@ class Transfer:
     reject_reason: str = ""
     business_day: str | None = None
 
+    @property
+    def parties(self) -> tuple[str, str]:
+        return (self.source_partner_id, self.destination_partner_id)
+
+    def has_party(self, partner_id: str) -> bool:
+        """The privacy rule of every transfer read: only its two partners see it."""
+        return partner_id in self.parties
+
     def ppid_for(self, partner_id: str) -> str:
         """The member as this partner knows them: never the other partner's ppid."""
         if partner_id == self.source_partner_id:

@@ -6,10 +6,9 @@ import secrets
 from dataclasses import replace
 
 from exchange.domain.agreements import (
-    Acceptance,
     AgreementState,
+    check_acceptance,
     check_version,
-    ensure_acceptable,
     next_version,
 )
 from exchange.domain.errors import DomainError, ErrorCode, invalid
@@ -52,17 +51,8 @@ def accept_rate_agreement(
     agreement = uow.rates.get(agreement_id, version)
     if agreement is None:
         raise DomainError(ErrorCode.RATE_AGREEMENT_NOT_FOUND, "no such agreement version")
-    parties = (agreement.source_partner_id, agreement.destination_partner_id)
-    versions = uow.rates.versions(*parties)
-    acceptance = Acceptance(
-        caller,
-        parties,
-        agreement.state,
-        agreement.proposed_by,
-        version,
-        versions[-1].version,
-    )
-    ensure_acceptable(acceptance, ErrorCode.RATE_AGREEMENT_NOT_FOUND)
+    versions = uow.rates.versions(*agreement.parties)
+    check_acceptance(agreement, caller, versions, ErrorCode.RATE_AGREEMENT_NOT_FOUND)
     now_us = clock.now_us()
     uow.rates.mark_accepted(agreement_id, version, now_us)
     return replace(agreement, state=AgreementState.ACCEPTED, accepted_at_us=now_us)

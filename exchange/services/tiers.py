@@ -9,10 +9,9 @@ from dataclasses import dataclass, replace
 
 from exchange.domain import limits
 from exchange.domain.agreements import (
-    Acceptance,
     AgreementState,
+    check_acceptance,
     check_version,
-    ensure_acceptable,
     next_version,
 )
 from exchange.domain.errors import DomainError, ErrorCode, invalid
@@ -108,18 +107,8 @@ def accept_recognition(
     agreement = uow.tiers.get_agreement(agreement_id, version)
     if agreement is None:
         raise DomainError(ErrorCode.AGREEMENT_NOT_FOUND, "no such agreement version")
-    versions = uow.tiers.agreement_versions(
-        agreement.source_partner_id, agreement.target_partner_id
-    )
-    acceptance = Acceptance(
-        caller,
-        (agreement.source_partner_id, agreement.target_partner_id),
-        agreement.state,
-        agreement.proposed_by,
-        version,
-        versions[-1].version,
-    )
-    ensure_acceptable(acceptance, ErrorCode.AGREEMENT_NOT_FOUND)
+    versions = uow.tiers.agreement_versions(*agreement.parties)
+    check_acceptance(agreement, caller, versions, ErrorCode.AGREEMENT_NOT_FOUND)
     now_us = clock.now_us()
     uow.tiers.mark_accepted(agreement_id, version, now_us)
     return replace(agreement, state=AgreementState.ACCEPTED, accepted_at_us=now_us)

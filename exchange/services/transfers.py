@@ -324,10 +324,7 @@ def visible_transfer(
 ) -> Transfer:
     """A transfer the caller is party to; anyone else's looks like one that does not exist."""
     transfer = uow.transfers.get(transfer_id, for_update=for_update) if transfer_id else None
-    if transfer is None or caller not in (
-        transfer.source_partner_id,
-        transfer.destination_partner_id,
-    ):
+    if transfer is None or not transfer.has_party(caller):
         raise DomainError(ErrorCode.TRANSFER_NOT_FOUND, "no such transfer")
     return transfer
 
