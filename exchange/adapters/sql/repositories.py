@@ -8,12 +8,13 @@ from collections.abc import Sequence
 from typing import Any, cast
 
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
-from sqlalchemy import Table, delete, func, insert, select, text
+from sqlalchemy import Table, bindparam, delete, func, insert, select, text
 from sqlalchemy.dialects.postgresql import insert as postgres_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import Row
 from sqlalchemy.orm import Session
 
+from exchange.adapters.sql import partitions
 from exchange.adapters.sql.bulk import fetch_by_key, insert_rows
 from exchange.adapters.sql.tables import (
     IdempotencyRecordRow,
@@ -146,6 +147,10 @@ NONCE_INSERTS = {
     for name, dialect_insert in (("postgresql", postgres_insert), ("sqlite", sqlite_insert))
 }
 IDEMPOTENCY_RECORDS = cast(Table, IdempotencyRecordRow.__table__)
+STORED_RESPONSE_BY_KEY = select(IDEMPOTENCY_RECORDS).where(
+    IDEMPOTENCY_RECORDS.c.partner_id == bindparam("partner_id"),
+    IDEMPOTENCY_RECORDS.c.idempotency_key == bindparam("idempotency_key"),
+)
 
 
 class SqlRequestLedger:
@@ -164,7 +169,9 @@ class SqlRequestLedger:
 
     def record_nonce(self, partner_id: str, nonce: str, created_s: int) -> bool:
         values = {"partner_id": partner_id, "nonce": nonce, "created_s": created_s}
-        # RETURNING, not rowcount: a conflict returns no row.
+        # RETURNING, not rowcount: a conflict returns no row. On PostgreSQL the key is
+        # (partner_id, nonce, created_s) and the table is partitioned by created_s: a replay
+        # carries the same signed created_s, lands in the same partition and conflicts there.
         return self.session.execute(NONCE_INSERTS[self.dialect], values).first() is not None
 
     def lock_idempotency_key(self, partner_id: str, idempotency_key: str) -> bool:
@@ -176,12 +183,10 @@ class SqlRequestLedger:
         return bool(acquired)
 
     def stored_response(self, partner_id: str, idempotency_key: str) -> StoredResponse | None:
-        row = fetch_by_key(
-            self.session,
-            IDEMPOTENCY_RECORDS,
-            partner_id=partner_id,
-            idempotency_key=idempotency_key,
-        )
+        # By (partner_id, idempotency_key), not the primary key: on PostgreSQL that also holds
+        # created_at_us (the partition key), and a key has one record whatever its day.
+        values = {"partner_id": partner_id, "idempotency_key": idempotency_key}
+        row = self.session.execute(STORED_RESPONSE_BY_KEY, values).first()
         return self._opened(row) if row is not None else None
 
     def _opened(self, row: IdempotencyRecordRow | Row[Any]) -> StoredResponse:
@@ -243,6 +248,17 @@ class SqlRequestLedger:
         insert_rows(self.session, IDEMPOTENCY_RECORDS, rows)
 
     def purge(self, nonces_before_s: int, responses_before_us: int) -> int:
+        """Removes nonces and stored responses created before the cutoffs.
+
+        PostgreSQL: drops the expired day partitions, deletes what DEFAULT caught and makes
+        the days ahead, each step a short transaction of its own (partitions.py) so no lock
+        is held past its statement; this unit of work's own transaction writes nothing."""
+        if self.dialect == "postgresql":
+            return partitions.purge_expired(
+                self.session.get_bind(),
+                nonces_before_s=nonces_before_s,
+                responses_before_us=responses_before_us,
+            )
         nonces = self.session.execute(
             delete(RequestNonceRow).where(RequestNonceRow.created_s < nonces_before_s)
         )

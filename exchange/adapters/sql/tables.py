@@ -7,6 +7,7 @@ byte-identical on both databases.
 from __future__ import annotations
 
 from sqlalchemy import (
+    DDL,
     BigInteger,
     Boolean,
     ForeignKey,
@@ -17,8 +18,11 @@ from sqlalchemy import (
     MetaData,
     String,
     UniqueConstraint,
+    event,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+from exchange.adapters.sql import partitions
 
 NAMING_CONVENTION = {
     "ix": "ix_%(table_name)s_%(column_0_N_name)s",
@@ -55,23 +59,48 @@ class PartnerKeyRow(Base):
 
 
 class RequestNonceRow(Base):
+    """A spent nonce. On PostgreSQL partitioned by day of `created_s` (migration 0008,
+    partitions.py), whose primary key must then hold it: `created_s` is the request's signed
+    `cx-created`, so a replay (the very same signed bytes) still conflicts on the key. SQLite
+    keeps the narrower key (partner_id, nonce) of migration 0001."""
+
     __tablename__ = "request_nonces"
+    __table_args__ = ({"postgresql_partition_by": "RANGE (created_s)"},)
 
     partner_id: Mapped[str] = mapped_column(String(32), primary_key=True)
     nonce: Mapped[str] = mapped_column(String(22), primary_key=True)
-    created_s: Mapped[int] = mapped_column(BigInteger, index=True)
+    created_s: Mapped[int] = mapped_column(BigInteger, primary_key=True, index=True)
 
 
 class IdempotencyRecordRow(Base):
+    """A stored response. On PostgreSQL partitioned by day of `created_at_us` (migration 0008),
+    so the key no longer makes (partner_id, idempotency_key) unique across days: the per-key
+    advisory lock, taken before the lookup in the transaction that stores, does (SCALING.md).
+    SQLite keeps the key (partner_id, idempotency_key) of migration 0001."""
+
     __tablename__ = "idempotency_records"
-    __table_args__ = (Index(None, "created_at_us"),)
+    __table_args__ = (
+        Index(None, "created_at_us"),
+        {"postgresql_partition_by": "RANGE (created_at_us)"},
+    )
 
     partner_id: Mapped[str] = mapped_column(String(32), primary_key=True)
     idempotency_key: Mapped[str] = mapped_column(String(36), primary_key=True)
     method: Mapped[str] = mapped_column(String(200))
     request_sha256: Mapped[bytes] = mapped_column(LargeBinary(32))
     response: Mapped[bytes] = mapped_column(LargeBinary)
-    created_at_us: Mapped[int] = mapped_column(BigInteger)
+    created_at_us: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+
+
+# A partitioned table made from the models (create_all) gets its DEFAULT partition at once,
+# so inserts work before the first day partitions exist.
+for _table, _aged in (
+    (RequestNonceRow.__table__, partitions.NONCES),
+    (IdempotencyRecordRow.__table__, partitions.IDEMPOTENCY_RECORDS),
+):
+    for _statement in partitions.default_partition_ddl(_aged):
+        _ddl = DDL(_statement)  # type: ignore[no-untyped-call]
+        event.listen(_table, "after_create", _ddl.execute_if(dialect="postgresql"))
 
 
 class MemberRow(Base):
