@@ -32,6 +32,7 @@ from exchange.api.exchange_servicer import ExchangeServicer
 from exchange.api.identity_servicer import IdentityServicer
 from exchange.api.partner_servicer import PartnerServicer, key_file_created_at_us
 from exchange.api.pipeline import PipelineSettings, RequestPipeline
+from exchange.api.request_telemetry import RequestTelemetry, server_interceptors
 from exchange.api.server import GrpcServer, HealthReporter, build_server
 from exchange.api.settlement_servicer import SettlementServicer
 from exchange.api.tier_servicer import TierServicer
@@ -126,7 +127,7 @@ def bootstrap(
         uow_factory,
         clock,
         hub_key,
-        hub_telemetry.requests,
+        RequestTelemetry(hub_telemetry.meter),
         PartnerRateLimiter(settings.rate_limit_per_s, settings.rate_limit_burst),
     )
     services = [
@@ -157,7 +158,7 @@ def bootstrap(
         analytics_service(clock),
     ]
     server, health_servicer, port = build_server(
-        settings, pipeline, services, hub_telemetry.server_interceptors()
+        settings, pipeline, services, server_interceptors(telemetry)
     )
     background = BackgroundWork(
         settings, engine, uow_factory, clock, hub_telemetry, lease_for(engine)

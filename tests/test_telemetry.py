@@ -25,9 +25,10 @@ from sqlalchemy import Engine, select, text
 
 from coalition.keys import SigningKey
 from coalition.v1 import exchange_pb2 as xpb
-from exchange.adapters import telemetry as names
+from exchange import telemetry_names as names
 from exchange.adapters.sql.tables import PartnerFeedRow
-from exchange.adapters.telemetry import Telemetry, distinct_transfer_ids
+from exchange.adapters.telemetry import Telemetry
+from exchange.api.request_telemetry import distinct_transfer_ids
 from exchange.bootstrap import Hub, bootstrap
 from exchange.config import Settings
 from partners.sdk import HubConnection, HubError
@@ -298,9 +299,9 @@ def test_a_hub_built_again_on_an_engine_traces_each_statement_once(
     try:
         assert isinstance(second.tracer_provider, TracerProvider)
         # Statement spans are made under a recorded span only.
-        with second.tracer_provider.get_tracer("test").start_as_current_span("call"):
-            with engine.connect() as connection:
-                connection.execute(text("SELECT 1"))
+        tracer = second.tracer_provider.get_tracer("test")
+        with tracer.start_as_current_span("call"), engine.connect() as connection:
+            connection.execute(text("SELECT 1"))
     finally:
         hub.stop(0)
 

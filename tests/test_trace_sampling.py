@@ -97,8 +97,8 @@ def test_an_unsampled_call_records_no_span_and_no_statement_span(
     PartnerClient(coalition.connection("skyway")).get_partner("harbor")
     assert spans.get_finished_spans() == ()
 
-    with provider.get_tracer("test").start_as_current_span("recorded work"):
-        with engine.connect() as connection:
-            connection.execute(text("SELECT 1"))
+    tracer = provider.get_tracer("test")
+    with tracer.start_as_current_span("recorded work"), engine.connect() as connection:
+        connection.execute(text("SELECT 1"))
     statements = [(s.attributes or {}).get("db.statement") for s in spans.get_finished_spans()]
     assert "SELECT 1" in statements

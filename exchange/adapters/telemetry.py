@@ -1,31 +1,26 @@
 """OpenTelemetry for the hub: span trees per call, domain metrics, and ids on log records.
 
-The official gRPC server interceptor opens a server span per coalition.v1 call and the official
-SQLAlchemy engine tracer a child span per SQL statement, so a call's trace runs from the RPC
-down to the database; statement spans are made only under a recorded (sampled) call, and the
-default sampler records a share of calls (exchange.adapters.sampling). The request pipeline
-adds the coalition's ids to the server span through `ObservedRequest`. With nothing to export
-to, nothing is installed: no interceptor, no engine listeners, only no-op instruments; an
-unobserved hub pays for none of it.
+Where spans and metrics go (the providers), the official SQLAlchemy engine tracer (a child span
+per SQL statement, made only under a recorded call; the default sampler records a share of calls,
+exchange.adapters.sampling), the database gauges, log correlation and the background work's
+spans. The calls' own telemetry (server spans, ids, latency) is exchange.api.request_telemetry;
+the names both use are exchange.telemetry_names. This module imports neither gRPC nor
+protobuf. With nothing to export to, nothing is installed: no interceptor, no engine listeners,
+only no-op instruments; an unobserved hub pays for none of it.
 """
 
 from __future__ import annotations
 
 import logging
-import re
 import threading
 import time
 import weakref
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, ClassVar, cast
+from typing import Any, ClassVar, cast
 
-import grpc
-from google.protobuf.descriptor import FieldDescriptor
-from google.protobuf.message import Message
 from opentelemetry import metrics, trace
-from opentelemetry.instrumentation.grpc import aio_server_interceptor, filters
 from opentelemetry.instrumentation.sqlalchemy.engine import EngineTracer
 from opentelemetry.instrumentation.utils import suppress_instrumentation
 from opentelemetry.sdk.metrics import MeterProvider as SdkMeterProvider
@@ -35,78 +30,22 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from exchange.adapters.sampling import trace_sampler
 from exchange.adapters.sql.tables import PartnerFeedRow, TransferRow
-from exchange.domain.errors import DomainError
 from exchange.domain.transfers import TransferState
-
-if TYPE_CHECKING:
-    ServerInterceptor = grpc.aio.ServerInterceptor[Any, Any]
-else:
-    ServerInterceptor = grpc.aio.ServerInterceptor
+from exchange.telemetry_names import (
+    BUSINESS_DAY,
+    CONNECTIONS_USAGE,
+    FEED_LAG,
+    INSTRUMENTATION_SCOPE,
+    OUTCOME,
+    PARTNER_ID,
+    SETTLEMENT_DURATION,
+    SETTLEMENT_DURATION_BUCKETS_S,
+    TRANSFER_ID,
+    TRANSFER_STATE,
+    TRANSFERS,
+)
 
 log = logging.getLogger(__name__)
-
-INSTRUMENTATION_SCOPE = "coalition-exchange"
-
-# Span attributes. Ids only: never a ppid, member data, nonce, signature or key.
-PARTNER_ID = "coalition.partner_id"
-REQUEST_ID = "coalition.request_id"
-TRANSFER_ID = "coalition.transfer_id"
-TRANSFER_IDS = "coalition.transfer_ids"
-TRANSFER_COUNT = "coalition.transfer_count"
-ERROR_REASON = "coalition.error_reason"
-IDEMPOTENT_REPLAY = "coalition.idempotent_replay"
-STREAM_MESSAGES = "coalition.stream_messages"
-BUSINESS_DAY = "coalition.business_day"
-RPC_METHOD = "rpc.method"
-GRPC_STATUS_CODE = "rpc.grpc.status_code"
-# Metric attributes, each with a small fixed set of values.
-OUTCOME = "coalition.outcome"
-TRANSFER_STATE = "coalition.transfer_state"
-
-# Metric names, unit last.
-QUOTE_LATENCY = "coalition.quote.latency_s"
-TRANSFER_LATENCY = "coalition.transfer.latency_s"
-TRANSFERS = "coalition.transfers"
-FEED_LAG = "coalition.feed.lag_events"
-SETTLEMENT_DURATION = "coalition.settlement.duration_s"
-# The name the official SQLAlchemy instrumentation gives its pool gauge.
-CONNECTIONS_USAGE = "db.client.connections.usage"
-
-RPC_LATENCY_BUCKETS_S = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10)
-SETTLEMENT_DURATION_BUCKETS_S = (0.1, 0.5, 1, 5, 10, 30, 60, 300, 900, 1800, 3600)
-# A batch or a list names up to this many transfers on its span; the count says how many.
-TRANSFER_IDS_ON_SPAN_MAX = 100
-# Deep enough for results[].transfer.transfer_id; protobuf messages here nest no deeper.
-MESSAGE_DEPTH_MAX = 3
-# A transfer id as the hub makes them; a caller's string that is not one never reaches a span.
-TRANSFER_ID_PATTERN = re.compile(r"[A-Za-z0-9_-]{1,40}")
-TRANSFER_ID_FIELDS = frozenset({"transfer_id", "transfer_ids"})
-
-TRACED_SERVICES_PREFIX = "coalition.v1."
-_EXCHANGE = "/coalition.v1.ExchangeService/"
-_TRANSFER_METHODS = (
-    "CreateTransfer",
-    "CreateTransferBatch",
-    "ConfirmCredit",
-    "ConfirmCredits",
-    "RejectCredit",
-    "CreateReversal",
-)
-LATENCY_BY_METHOD = {_EXCHANGE + "CreateQuote": QUOTE_LATENCY} | {
-    _EXCHANGE + name: TRANSFER_LATENCY for name in _TRANSFER_METHODS
-}
-OUTCOME_OK = "OK"
-# The gRPC codes that are the hub's own fault: the semantic conventions mark only these ERROR.
-SERVER_FAULT_CODES = frozenset(
-    {
-        grpc.StatusCode.UNKNOWN,
-        grpc.StatusCode.DEADLINE_EXCEEDED,
-        grpc.StatusCode.UNIMPLEMENTED,
-        grpc.StatusCode.INTERNAL,
-        grpc.StatusCode.UNAVAILABLE,
-        grpc.StatusCode.DATA_LOSS,
-    }
-)
 
 
 @dataclass(frozen=True)
@@ -194,174 +133,9 @@ def current_trace_ids(span: trace.Span | None = None) -> tuple[str, str]:
     return trace.format_trace_id(context.trace_id), trace.format_span_id(context.span_id)
 
 
-# --- requests ------------------------------------------------------------------------------------
-
-
-def transfer_ids(message: Message, depth: int = 0) -> Iterator[str]:
-    """Every `transfer_id`/`transfer_ids` value in `message` and the messages it holds."""
-    for field, value in message.ListFields():
-        if field.type == FieldDescriptor.TYPE_STRING and field.name in TRANSFER_ID_FIELDS:
-            yield from [value] if isinstance(value, str) else value
-        elif field.type == FieldDescriptor.TYPE_MESSAGE and depth < MESSAGE_DEPTH_MAX:
-            # A map field iterates its keys; only messages are walked into.
-            items: Iterable[Any] = [value] if isinstance(value, Message) else value
-            for item in items:
-                if isinstance(item, Message):
-                    yield from transfer_ids(item, depth + 1)
-
-
-def distinct_transfer_ids(messages: Iterable[Message | None]) -> list[str]:
-    found: dict[str, None] = {}
-    for message in messages:
-        if message is None:
-            continue
-        for candidate in transfer_ids(message):
-            if TRANSFER_ID_PATTERN.fullmatch(candidate):
-                found.setdefault(candidate)
-    return list(found)
-
-
-class ObservedRequest:
-    """One call as telemetry sees it: the ids on its server span and log lines, its latency.
-
-    Walking messages for transfer ids happens only when the span records, or when a refusal
-    is logged; on the hot path with no exporter this object only remembers references.
-    """
-
-    def __init__(
-        self, method_path: str, request_id: str, latency: metrics.Histogram | None
-    ) -> None:
-        self.method_path = method_path
-        self.request_id = request_id
-        self.span = trace.get_current_span()
-        self.recording = self.span.is_recording()
-        self.partner_id = ""
-        self.outcome = OUTCOME_OK
-        self._request: Message | None = None
-        self._response: Message | None = None
-        self._latency = latency
-        self._started_s = time.perf_counter()
-        if self.recording:
-            self.span.set_attribute(REQUEST_ID, request_id)
-
-    def authenticated(self, partner_id: str) -> None:
-        self.partner_id = partner_id
-        if self.recording:
-            self.span.set_attribute(PARTNER_ID, partner_id)
-
-    def parsed(self, request: Message) -> None:
-        self._request = request
-
-    def responded(self, response: Message | None) -> None:
-        """The response message, or None for an idempotent replay of stored bytes."""
-        self._response = response
-        if not self.recording:
-            return
-        if response is None:
-            self.span.set_attribute(IDEMPOTENT_REPLAY, True)
-        self._set_transfer_ids()
-
-    def refused(self, error: DomainError) -> None:
-        self.outcome = error.code.value
-        if self.recording:
-            self.span.set_attribute(ERROR_REASON, self.outcome)
-            self._set_transfer_ids()
-
-    def streamed(self, messages: int) -> None:
-        if self.recording:
-            self.span.set_attribute(STREAM_MESSAGES, messages)
-
-    def finish(self) -> None:
-        if self._latency is not None:
-            elapsed_s = time.perf_counter() - self._started_s
-            attributes = {RPC_METHOD: self.method_path.rsplit("/", 1)[-1], OUTCOME: self.outcome}
-            self._latency.record(elapsed_s, attributes)
-
-    def _set_transfer_ids(self) -> None:
-        ids = distinct_transfer_ids((self._request, self._response))
-        if len(ids) == 1:
-            self.span.set_attribute(TRANSFER_ID, ids[0])
-        elif ids:
-            self.span.set_attribute(TRANSFER_IDS, ids[:TRANSFER_IDS_ON_SPAN_MAX])
-            self.span.set_attribute(TRANSFER_COUNT, len(ids))
-
-    def __str__(self) -> str:
-        """For log lines: `<request id> to <method path>`; `ids` follows in parentheses."""
-        return f"{self.request_id} to {self.method_path}"
-
-    @property
-    def ids(self) -> _LogIds:
-        return _LogIds(self)
-
-    def log_ids(self) -> str:
-        """Partner, transfer(s) and trace ids for a log line, walked only if it is written."""
-        parts = [f"partner={self.partner_id}"] if self.partner_id else []
-        ids = distinct_transfer_ids((self._request, self._response))
-        if len(ids) == 1:
-            parts.append(f"transfer={ids[0]}")
-        elif ids:
-            parts.append(f"transfers={len(ids)}")
-        parts.append(f"trace={current_trace_ids(self.span)[0]}")
-        return " ".join(parts)
-
-
-@dataclass(frozen=True)
-class _LogIds:
-    """Formats an `ObservedRequest`'s ids only when logging formats the line."""
-
-    observed: ObservedRequest
-
-    def __str__(self) -> str:
-        return self.observed.log_ids()
-
-
-class RequestTelemetry:
-    """What the request pipeline reports: one `ObservedRequest` per call."""
-
-    def __init__(self, meter: metrics.Meter | None = None) -> None:
-        meter = meter or metrics.NoOpMeter(INSTRUMENTATION_SCOPE)
-        histograms = {
-            name: meter.create_histogram(
-                name,
-                unit="s",
-                description=description,
-                explicit_bucket_boundaries_advisory=RPC_LATENCY_BUCKETS_S,
-            )
-            for name, description in (
-                (QUOTE_LATENCY, "Time the hub took to answer a quote request."),
-                (TRANSFER_LATENCY, "Time the hub took to answer a transfer request."),
-            )
-        }
-        self._latency = {path: histograms[name] for path, name in LATENCY_BY_METHOD.items()}
-
-    @contextmanager
-    def request(self, method_path: str, request_id: str) -> Iterator[ObservedRequest]:
-        observed = ObservedRequest(method_path, request_id, self._latency.get(method_path))
-        try:
-            yield observed
-        finally:
-            observed.finish()
-
-
 def quiet() -> AbstractContextManager[None]:
     """No spans inside: for polling queries that run every few seconds and mostly find nothing."""
     return suppress_instrumentation()
-
-
-def record_refusal(code: grpc.StatusCode, reason: str) -> None:
-    """Puts an aborted call's status on its server span.
-
-    The official interceptor learns a status from `abort` and `set_code` only; the hub aborts
-    with `abort_with_status` (it carries rich error details), which the interceptor passes
-    through unseen, so without this every refused call's span would say OK.
-    """
-    span = trace.get_current_span()
-    if not span.is_recording():
-        return
-    span.set_attribute(GRPC_STATUS_CODE, code.value[0])
-    span.set_attribute(ERROR_REASON, reason)
-    if code in SERVER_FAULT_CODES:
-        span.set_status(trace.StatusCode.ERROR, code.name)
 
 
 # --- the database --------------------------------------------------------------------------------
@@ -507,7 +281,7 @@ class HubTelemetry:
             if tracer_provider is not None
             else trace.NoOpTracer()
         )
-        self.requests = RequestTelemetry(meter)
+        self.meter = meter
         self._settlement_duration = meter.create_histogram(
             SETTLEMENT_DURATION,
             unit="s",
@@ -518,17 +292,6 @@ class HubTelemetry:
             _EngineSpans.instrument(engine, self.tracer, meter) if telemetry.enabled else None
         )
         self._gauges = DatabaseGauges(engine, meter) if provider is not None else None
-
-    def server_interceptors(self) -> list[ServerInterceptor]:
-        """The official gRPC server interceptor, on the coalition.v1 services only (health
-        checks and reflection would only add noise), or none when nothing records spans."""
-        if self.telemetry.tracer_provider is None:
-            return []
-        interceptor = aio_server_interceptor(  # type: ignore[no-untyped-call]
-            tracer_provider=self.telemetry.tracer_provider,
-            filter_=filters.service_prefix(TRACED_SERVICES_PREFIX),
-        )
-        return [cast(ServerInterceptor, interceptor)]
 
     def background(
         self, name: str, transfer_id: str | None = None

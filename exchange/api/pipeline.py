@@ -22,7 +22,6 @@ from grpc_status import rpc_status
 from coalition import wire
 from coalition.keys import SigningKey
 from exchange.adapters.sql.engine import is_connection_lost, run_with_retries
-from exchange.adapters.telemetry import ObservedRequest, RequestTelemetry, record_refusal
 from exchange.api import catalog, message_checks
 from exchange.api.authentication import (
     AuthenticationFailure,
@@ -53,6 +52,7 @@ from exchange.api.idempotency import (
     stored_response,
 )
 from exchange.api.peer_identity import partner_id_from_auth_context
+from exchange.api.request_telemetry import ObservedRequest, RequestTelemetry, record_refusal
 from exchange.domain.errors import DomainError, ErrorCode, InvalidArgument, invalid
 from exchange.domain.ports import Clock, StoredResponse, UnitOfWork, UnitOfWorkFactory
 from exchange.domain.rate_limits import PartnerRateLimiter

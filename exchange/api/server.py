@@ -19,10 +19,10 @@ from grpc_health.v1 import _async as health_async
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 
-from exchange.adapters.telemetry import ServerInterceptor
 from exchange.api.aio import GrpcEntrypoint, StreamLimits, StreamSlots
 from exchange.api.pipeline import RequestPipeline
 from exchange.api.registry import SignedServicesHandler
+from exchange.api.request_telemetry import ServerInterceptor
 from exchange.config import Settings
 from exchange.domain import limits
 

@@ -62,7 +62,8 @@ from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
-from exchange.adapters.telemetry import GRPC_STATUS_CODE, PARTNER_ID, Telemetry
+from exchange.adapters.telemetry import Telemetry
+from exchange.telemetry_names import GRPC_STATUS_CODE, PARTNER_ID
 
 BACKENDS = ("sqlite", "postgresql")
 PARTNERS = ("skyway", "harbor", "orbit")
