@@ -95,9 +95,7 @@ def default_partition_ddl(table: PartitionedTable) -> tuple[str, str]:
     )
 
 
-def ensure_partitions(
-    bind: Bind, now_us: int, days_ahead: int = PARTITION_DAYS_AHEAD
-) -> list[str]:
+def ensure_partitions(bind: Bind, now_us: int, days_ahead: int = PARTITION_DAYS_AHEAD) -> list[str]:
     """Creates the DEFAULT partition and the day partitions of today..today+days_ahead that
     are missing; returns the names created. Idempotent; a day that cannot be made now (a
     lock not free, rows of that day already in DEFAULT) is left for the next call."""

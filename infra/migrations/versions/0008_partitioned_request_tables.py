@@ -133,9 +133,8 @@ def _copy_and_drop(table: _Table, suffix: str, distinct: str, order: str = "") -
 def _days(table: _Table) -> list[date]:
     """Today to the days ahead, from the oldest row's day if it is not yet expired."""
     now_s = int(time.time())
-    oldest = op.get_bind().exec_driver_sql(
-        f"SELECT min({table.column}) FROM {table.name}_unpartitioned"  # noqa: S608
-    ).scalar()
+    query = f"SELECT min({table.column}) FROM {table.name}_unpartitioned"  # noqa: S608
+    oldest = op.get_bind().exec_driver_sql(query).scalar()
     first_s = now_s
     if oldest is not None:
         first_s = min(now_s, max(int(oldest) // table.units_per_s, now_s - table.retention_s))
