@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import argparse
 import logging
-import os
 import signal
 import sys
 from collections.abc import Callable, Sequence
 from dataclasses import replace
+from importlib.metadata import entry_points
 from pathlib import Path
 from types import FrameType
+from typing import Any
 
 from coalition.keys import SigningKey, load_public_key, write_key_pair
 from exchange import operations
@@ -41,7 +42,7 @@ def _database_option(parser: argparse.ArgumentParser) -> None:
     )
 
 
-def _serve_options(parser: argparse.ArgumentParser) -> None:
+def serve_options(parser: argparse.ArgumentParser) -> None:
     _database_option(parser)
     parser.add_argument(
         "--listen", dest="listen_address", help="host:port (default 127.0.0.1:50051)"
@@ -73,7 +74,7 @@ def build_parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", required=True)
 
     serve = commands.add_parser("serve", help="run the hub")
-    _serve_options(serve)
+    serve_options(serve)
     serve.add_argument(
         "--processes",
         type=int,
@@ -133,31 +134,28 @@ def build_parser() -> argparse.ArgumentParser:
     )
     _database_option(reconcile)
 
-    demo = commands.add_parser("demo", help="set up a demo coalition, serve it, run the demo")
-    _serve_options(demo)
-    demo.add_argument("--home", type=Path, default=Path(".coalition"), help="demo key directory")
-    demo.add_argument("--exit", action="store_true", help="stop after the demo instead of serving")
-    _bench_options(
-        commands.add_parser("bench", help="measure the hub against the machine's limits")
-    )
     add_metrics_command(commands)
     add_console_commands(commands)
+    PLUGIN_HANDLERS.update(_plugin_commands(commands))
     return parser
 
 
-def _bench_options(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument(
-        "--database-url", required=True, help="a PostgreSQL server (scratch databases go there)"
-    )
-    parser.add_argument("--seconds", type=float, default=10.0, help="per stage (default 10)")
-    parser.add_argument(
-        "--out", type=Path, default=Path("bench-results/hub.json"), help="the JSON report"
-    )
-    parser.add_argument("--profile", action="store_true", help="sample the hub with py-spy")
-    parser.add_argument("--clients", type=int, default=16, help="concurrent clients (default 16)")
+# Commands of tools that build on the hub (the demo, the benchmark) plug in through entry points
+# (pyproject.toml, group "coalition.commands"): the hub package never imports them. Each entry
+# is a function that adds its subparsers and returns its handlers by command path.
+PLUGIN_GROUP = "coalition.commands"
+Handler = Callable[[argparse.Namespace], None]
+PLUGIN_HANDLERS: dict[tuple[str, ...], Handler] = {}
 
 
-def _settings(args: argparse.Namespace) -> Settings:
+def _plugin_commands(commands: Any) -> dict[tuple[str, ...], Handler]:
+    handlers: dict[tuple[str, ...], Handler] = {}
+    for entry in sorted(entry_points(group=PLUGIN_GROUP), key=lambda e: e.name):
+        handlers.update(entry.load()(commands))
+    return handlers
+
+
+def settings_from_args(args: argparse.Namespace) -> Settings:
     names = (
         "database_url",
         "listen_address",
@@ -175,7 +173,7 @@ def _settings(args: argparse.Namespace) -> Settings:
 
 
 def cmd_db_upgrade(args: argparse.Namespace) -> None:
-    print(f"database at revision {operations.upgrade_schema(_settings(args))}")
+    print(f"database at revision {operations.upgrade_schema(settings_from_args(args))}")
 
 
 def cmd_keys_generate(args: argparse.Namespace) -> None:
@@ -188,7 +186,7 @@ def cmd_keys_generate(args: argparse.Namespace) -> None:
 
 
 def cmd_partner_add(args: argparse.Namespace) -> None:
-    settings = _settings(args)
+    settings = settings_from_args(args)
     try:
         public_key = load_public_key(args.public_key)
     except (OSError, ValueError) as error:
@@ -206,7 +204,7 @@ def cmd_partner_add(args: argparse.Namespace) -> None:
 
 
 def cmd_partner_list(args: argparse.Namespace) -> None:
-    settings = _settings(args)
+    settings = settings_from_args(args)
     operations.ensure_schema(settings)
     entries: list[partners.DirectoryEntry] = []
     with operations.database(settings) as engine, SqlUnitOfWorkFactory(engine)() as uow:
@@ -227,7 +225,7 @@ def cmd_partner_list(args: argparse.Namespace) -> None:
 def cmd_check(args: argparse.Namespace) -> None:
     from exchange.adapters.sql.ledger_check import check_ledger
 
-    settings = _settings(args)
+    settings = settings_from_args(args)
     operations.ensure_schema(settings, migrate_sqlite=False)
     with operations.database(settings) as engine:
         problems = check_ledger(engine)
@@ -239,7 +237,7 @@ def cmd_check(args: argparse.Namespace) -> None:
 
 
 def cmd_settle(args: argparse.Namespace) -> None:
-    settings = _settings(args)
+    settings = settings_from_args(args)
     operations.ensure_schema(settings)
     banks = operations.bank_accounts(args.bank_accounts)
     with operations.database(settings) as engine:
@@ -281,7 +279,7 @@ def _print_written(written: operations.WrittenFiles) -> None:
 
 
 def cmd_export(args: argparse.Namespace) -> None:
-    settings = _settings(args)
+    settings = settings_from_args(args)
     operations.ensure_schema(settings, migrate_sqlite=False)
     banks = operations.bank_accounts(args.bank_accounts)
     with operations.database(settings) as engine:
@@ -294,7 +292,7 @@ def cmd_reconcile(args: argparse.Namespace) -> None:
     from exchange.services.disputes import submit_reconciliation
     from settlement.reconciliation import ReconciliationInputError, breaks_csv, parse_partner_csv
 
-    settings = _settings(args)
+    settings = settings_from_args(args)
     try:
         records = parse_partner_csv(args.file.read_bytes())
     except OSError as error:
@@ -318,7 +316,7 @@ def cmd_reconcile(args: argparse.Namespace) -> None:
 def cmd_serve(args: argparse.Namespace) -> None:
     from exchange.processes import ProcessesError, process_count, serve_processes
 
-    settings = _settings(args)
+    settings = settings_from_args(args)
     operations.ensure_schema(settings)
     try:
         count = process_count(settings)
@@ -342,46 +340,11 @@ def _serve_one(settings: Settings, *, announce: bool = False) -> None:
     hub.start()
     if announce:
         print(f"hub serving on {settings.listen_address} (port {hub.port}); Ctrl-C stops it")
-    _stop_on_signals(lambda: hub.stop())
+    stop_on_signals(lambda: hub.stop())
     hub.wait()
 
 
-def cmd_demo(args: argparse.Namespace) -> None:
-    from exchange.demo_setup import run_demo
-
-    run_demo(_settings_for_demo(args), args.home, serve_after=not args.exit)
-
-
-DEMO_TRANSFER_TIMEOUT_S = 10
-
-
-def _settings_for_demo(args: argparse.Namespace) -> Settings:
-    """The demo's hub: keys under --home, and a short transfer timeout so one can be seen."""
-    if args.hub_key_path is None:
-        args.hub_key_path = str(args.home / "hub" / "signing.key")
-    settings = _settings(args)
-    if ENVIRONMENT_NAMES["transfer_timeout_s"] not in os.environ:
-        settings = replace(settings, transfer_timeout_s=DEMO_TRANSFER_TIMEOUT_S)
-    return settings
-
-
-def cmd_bench(args: argparse.Namespace) -> None:
-    from exchange.bench.runner import BenchError, BenchOptions, run_bench
-
-    options = BenchOptions(args.database_url, args.seconds, args.out, args.profile, args.clients)
-    try:
-        document = run_bench(options)
-    except BenchError as error:
-        raise CommandError(str(error)) from None
-    except KeyboardInterrupt:
-        raise CommandError(
-            "bench interrupted; its servers and scratch databases are gone"
-        ) from None
-    if document["errors_total"]:
-        raise CommandError(f"{document['errors_total']} operations failed; see {args.out}")
-
-
-def _stop_on_signals(stop: Callable[[], None]) -> None:
+def stop_on_signals(stop: Callable[[], None]) -> None:
     def handle(signum: int, _frame: FrameType | None) -> None:
         log.info("signal %s: shutting down gracefully", signum)
         stop()
@@ -396,12 +359,10 @@ HANDLERS: dict[tuple[str, ...], Callable[[argparse.Namespace], None]] = {
     ("keys", "generate"): cmd_keys_generate,
     ("partner", "add"): cmd_partner_add,
     ("partner", "list"): cmd_partner_list,
-    ("demo",): cmd_demo,
     ("check",): cmd_check,
     ("settle",): cmd_settle,
     ("export",): cmd_export,
     ("reconcile",): cmd_reconcile,
-    ("bench",): cmd_bench,
     ("metrics",): cmd_metrics,
     **CONSOLE_HANDLERS,
 }
@@ -419,7 +380,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         value for value in (args.command, getattr(args, args.command, None)) if value is not None
     )
     try:
-        HANDLERS[path](args)
+        {**HANDLERS, **PLUGIN_HANDLERS}[path](args)
     except (CommandError, operations.OperationError) as error:
         print(f"coalition: error: {error}", file=sys.stderr)
         return 1

@@ -5,7 +5,7 @@ the destination partner. It mixes quotes, inline-terms transfers, confirmations 
 transfers it created, and reads of the destination's event feed (verified, then acknowledged).
 
 Configuration comes from the environment (loadtests/run.py sets it):
-COALITION_LOAD_CONFIG  path of the seeded coalition's JSON (exchange.bench.seed.SeededCoalition)
+COALITION_LOAD_CONFIG  path of the seeded coalition's JSON (benchmarks.hub.seed.SeededCoalition)
 COALITION_LOAD_USERS   how many users will run, so each takes its own slice of the members
 """
 
@@ -24,8 +24,8 @@ from typing import TypeVar  # noqa: E402
 
 from locust import User, between, task  # noqa: E402
 
+from benchmarks.hub.seed import TRANSFER_POINTS_MIN, SeededCoalition  # noqa: E402
 from coalition.v1 import event_pb2, exchange_pb2  # noqa: E402
-from exchange.bench.seed import TRANSFER_POINTS_MIN, SeededCoalition  # noqa: E402
 from partners.sdk import (  # noqa: E402
     EventClient,
     ExchangeClient,

@@ -3,7 +3,7 @@
     .venv/bin/python loadtests/run.py --seconds 60 --users 16
 
 Creates a scratch database (on PostgreSQL at 127.0.0.1:5432 when it answers, else in a temp
-SQLite file), seeds it (exchange.bench.seed: hub key, partners, rate agreements both ways,
+SQLite file), seeds it (benchmarks.hub.seed: hub key, partners, rate agreements both ways,
 linked members), starts `coalition serve` on a free port, runs Locust against it, stops the
 hub and drops the database. Exits non-zero if Locust reports any failure.
 """
@@ -22,14 +22,14 @@ from pathlib import Path
 
 from sqlalchemy import create_engine, text
 
-from exchange.bench.seed import (
+from benchmarks.hub.seed import (
     AUDIENCE,
     BENCH_PARTNERS,
     postgres_scratch_database,
     prepare_hub,
     seed_members,
 )
-from exchange.bench.servers import ServerProcess, hub_process
+from benchmarks.hub.servers import ServerProcess, hub_process
 
 POSTGRES_ADMIN_URL_DEFAULT = "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
 POSTGRES_URL_ENV = "COALITION_LOAD_POSTGRES_URL"

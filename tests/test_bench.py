@@ -12,20 +12,20 @@ from pathlib import Path
 import psycopg
 import pytest
 
+from benchmarks.hub import report
+from benchmarks.hub.dbwaits import BackendCpu, sampled_waits
+from benchmarks.hub.load import Outcome, StageResult
+from benchmarks.hub.proc import process_tree_cpu_s
+from benchmarks.hub.rawloop import psycopg_conninfo
+from benchmarks.hub.seed import postgres_scratch_database, prepare_hub, seed_members
+from benchmarks.hub.servers import echo_process, hub_process, signed_echo_process
+from benchmarks.hub.signed_echo import CREATE_QUOTE_METHOD, NonceMemory, SignedEcho
+from benchmarks.hub.statements import count_statements, line_pattern, statement_log
+from benchmarks.hub.workloads import EchoWorkload, QuoteWorkload, TransferWorkload
 from coalition import wire
 from coalition.keys import SigningKey, load_signing_key, verify_signature, write_key_pair
 from coalition.v1 import exchange_pb2
 from exchange.api.authentication import AuthenticationFailure
-from exchange.bench import report
-from exchange.bench.dbwaits import BackendCpu, sampled_waits
-from exchange.bench.load import Outcome, StageResult
-from exchange.bench.proc import process_tree_cpu_s
-from exchange.bench.rawloop import psycopg_conninfo
-from exchange.bench.seed import postgres_scratch_database, prepare_hub, seed_members
-from exchange.bench.servers import echo_process, hub_process, signed_echo_process
-from exchange.bench.signed_echo import CREATE_QUOTE_METHOD, NonceMemory, SignedEcho
-from exchange.bench.statements import count_statements, line_pattern, statement_log
-from exchange.bench.workloads import EchoWorkload, QuoteWorkload, TransferWorkload
 from partners.sdk import ExchangeClient, HubConnection, connect
 from tests.support.databases import postgres_admin_url, require_or_skip_postgres
 

@@ -25,9 +25,9 @@ from coalition.wire import key_id_for
 from exchange.adapters.sql.engine import create_database_engine
 from exchange.bootstrap import Hub, bootstrap
 from exchange.config import Settings
-from exchange.demo_setup import create_demo_coalition
 from exchange.domain.members import new_ppid
 from partners import demo
+from partners.demo_setup import create_demo_coalition
 from partners.sdk import verify_event
 from tests.support import databases
 from tests.support.coalition import AUDIENCE

@@ -13,9 +13,9 @@ import grpc
 import pytest
 from sqlalchemy import Engine
 
+from benchmarks.hub.streams import add_partners
 from coalition.keys import SigningKey
 from coalition.v1 import partner_pb2
-from exchange.bench.streams import add_partners
 from exchange.bootstrap import Hub, bootstrap
 from exchange.config import Settings
 from partners.sdk import HubError

@@ -125,8 +125,7 @@ def cmd_console(args: argparse.Namespace) -> None:
 
 def _demo_setup(engine: Any, home: Path, url: str) -> Any:
     """Prints the demo logins; returns the demo's bank accounts."""
-    from exchange.console.demo_users import ensure_demo_users
-    from exchange.demo_setup import DEMO_BANK_ACCOUNTS
+    from exchange.console.demo_users import DEMO_BANK_ACCOUNTS, ensure_demo_users
 
     print(f"finance console: {url}")
     for username, role, partner, password in ensure_demo_users(engine, home):

@@ -17,6 +17,7 @@ from exchange.adapters.sql.unit_of_work import SqlUnitOfWorkFactory
 from exchange.console import auth, store
 from exchange.console.auth import Role
 from exchange.console.scope import partner_ids
+from settlement.model import BankAccount
 
 LOGINS_FILE = "console-logins.txt"
 DEMO_USERS = (
@@ -27,6 +28,14 @@ DEMO_USERS = (
     ("skyway-viewer", Role.VIEWER, "skyway"),
 )
 PASSWORD_BYTES = 12
+
+# The standard documentation example IBANs: well-formed, and no one's account.
+DEMO_BANK_ACCOUNTS = {
+    "hub": BankAccount("Coalition Exchange Clearing", "DE89370400440532013000", "COBADEFF"),
+    "skyway": BankAccount("Skyway Airlines", "GB29NWBK60161331926819", "NWBKGB2L"),
+    "harbor": BankAccount("Harbor Hotels", "FR1420041010050500013M02606", "PSSTFRPP"),
+    "orbit": BankAccount("Orbit Card", "NL91ABNA0417164300", "ABNANL2A"),
+}
 
 
 def _kept_passwords(path: Path) -> dict[str, str]:

@@ -18,7 +18,7 @@ from sqlalchemy import Engine
 from exchange.adapters.sql.engine import create_database_engine
 from exchange.adapters.sql.tables import Base
 from exchange.console import tables
-from exchange.demo_setup import DEMO_BANK_ACCOUNTS
+from exchange.console.demo_users import DEMO_BANK_ACCOUNTS
 from exchange.services.statements import StatementLine
 
 PASSWORD = "correct horse battery staple"

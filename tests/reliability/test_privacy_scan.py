@@ -1,6 +1,6 @@
 """Privacy after the full demo (issue 7 item 6; DESIGN §3.2, §7 inv. 8; STYLE 9 and 16).
 
-`coalition demo --exit` runs here in-process, exactly as `exchange.demo_setup.run_demo` runs it
+`coalition demo --exit` runs here in-process, exactly as `partners.demo_setup.run_demo` runs it
 (scratch database and home, the CLI's short transfer timeout, the night's settlement at the
 end), with three observers attached: a root log handler at DEBUG, an in-memory span exporter
 on the hub's telemetry, and a hook on every response the brands receive. The hub database is
@@ -43,11 +43,11 @@ from coalition.keys import PRIVATE_KEY_FILE, PUBLIC_KEY_FILE, SigningKey, load_s
 from coalition.v1 import identity_pb2
 from exchange.adapters.sql.engine import create_database_engine
 from exchange.bootstrap import RESPONSE_KEY_INFO, VAULT_KEY_INFO, Hub, bootstrap, derive_key
-from exchange.cli import DEMO_TRANSFER_TIMEOUT_S
 from exchange.config import Settings
-from exchange.demo_setup import create_demo_coalition, settle_demo_day
 from exchange.domain.members import new_ppid
 from partners import demo
+from partners.demo_command import DEMO_TRANSFER_TIMEOUT_S
+from partners.demo_setup import create_demo_coalition, settle_demo_day
 from partners.sdk.connection import HubConnection
 from tests.support import databases
 from tests.support.coalition import AUDIENCE
@@ -361,7 +361,7 @@ def record_request_signatures(patch: pytest.MonkeyPatch, observations: DemoObser
 def run_demo_observed(
     observations: DemoObservations, hub: Hub, settings: Settings, home: Path
 ) -> None:
-    """exchange.demo_setup.run_demo's body, with a hook on every response."""
+    """partners.demo_setup.run_demo's body, with a hook on every response."""
     engine = create_database_engine(settings.database_url)
     tables = TableReader(engine)
 

@@ -15,14 +15,14 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Protocol
 
+from benchmarks.hub.load import Outcome, failed
+from benchmarks.hub.seed import SeededCoalition
+from benchmarks.hub.workloads import NO_RETRIES, SDK_FAILURES, error_label
 from coalition.keys import SigningKey
 from coalition.v1 import partner_pb2
 from exchange.adapters.clock import SystemClock
 from exchange.adapters.sql.engine import create_database_engine
 from exchange.adapters.sql.unit_of_work import SqlUnitOfWorkFactory
-from exchange.bench.load import Outcome, failed
-from exchange.bench.seed import SeededCoalition
-from exchange.bench.workloads import NO_RETRIES, SDK_FAILURES, error_label
 from exchange.domain.partners import PartnerKind
 from exchange.domain.ports import UnitOfWorkFactory
 from exchange.services import partners

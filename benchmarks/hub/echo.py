@@ -1,7 +1,7 @@
 """Echo servers of the hub's own server type: raw bytes in, the same bytes out every time.
 
-    python -m exchange.bench.echo --listen 127.0.0.1:50099 --response-bytes 300
-    python -m exchange.bench.echo --listen 127.0.0.1:50099 --signed signed-echo.json
+    python -m benchmarks.hub.echo --listen 127.0.0.1:50099 --response-bytes 300
+    python -m benchmarks.hub.echo --listen 127.0.0.1:50099 --signed signed-echo.json
 
 The server is the hub's (exchange.api.server): grpc.aio with the hub's server options, every
 unary call answered on a pool of `worker_threads` threads in a copy of the caller's context (as
@@ -9,7 +9,7 @@ exchange.api.aio does), a raw-bytes generic handler, the standard health service
 
 The bare echo does no signing, no verification and no storage, and sends trailers of the
 names and sizes of the hub's signed ones: what a call costs with nothing behind it. The signed
-echo (`--signed`, exchange.bench.signed_echo) does the protocol's own work and nothing else.
+echo (`--signed`, benchmarks.hub.signed_echo) does the protocol's own work and nothing else.
 """
 
 from __future__ import annotations
@@ -30,12 +30,12 @@ import grpc
 from grpc_health.v1 import _async as health_async
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
+from benchmarks.hub.signed_echo import Metadata, SignedEcho
 from coalition import wire
 from coalition.keys import SigningKey
 from exchange.api.authentication import AuthenticationFailure
 from exchange.api.pipeline import HEADER_REQUEST_ID
 from exchange.api.server import _server_options
-from exchange.bench.signed_echo import Metadata, SignedEcho
 from exchange.config import Settings
 
 if TYPE_CHECKING:

@@ -1,4 +1,4 @@
-"""The stages of a run, in order; each measures through `Run.measure` (exchange.bench.measure).
+"""The stages of a run, in order; each measures through `Run.measure` (benchmarks.hub.measure).
 
 The raw psycopg transaction loop (its own scratch database); seeding the hub (another scratch
 database, the hub in its own process); the bare gRPC echo with messages the size of a signed
@@ -16,32 +16,32 @@ from dataclasses import dataclass, replace
 
 from sqlalchemy.engine import make_url
 
-from coalition.keys import SigningKey
-from coalition.v1 import exchange_pb2
-from exchange.bench.measure import Measured, Run
-from exchange.bench.rawloop import (
+from benchmarks.hub.measure import Measured, Run
+from benchmarks.hub.rawloop import (
     RAW_LOOP_CONNECTIONS,
     RawTransferWorkload,
     create_raw_schema,
     psycopg_conninfo,
 )
-from exchange.bench.seed import (
+from benchmarks.hub.seed import (
     AUDIENCE,
     TRANSFER_POINTS_MIN,
     PreparedHub,
     SeededCoalition,
     seed_members,
 )
-from exchange.bench.servers import ServerProcess, echo_process, signed_echo_process
-from exchange.bench.signed_echo import SignedEcho
-from exchange.bench.statements import StatementLog, statement_log
-from exchange.bench.streams import (
+from benchmarks.hub.servers import ServerProcess, echo_process, signed_echo_process
+from benchmarks.hub.signed_echo import SignedEcho
+from benchmarks.hub.statements import StatementLog, statement_log
+from benchmarks.hub.streams import (
     HubKeysWorkload,
     held_streams,
     one_event_each,
     streaming_connections,
 )
-from exchange.bench.workloads import BatchWorkload, EchoWorkload, QuoteWorkload, TransferWorkload
+from benchmarks.hub.workloads import BatchWorkload, EchoWorkload, QuoteWorkload, TransferWorkload
+from coalition.keys import SigningKey
+from coalition.v1 import exchange_pb2
 from partners.sdk import ExchangeClient
 
 HALF_PEAK = 0.5

@@ -1,6 +1,6 @@
 """One run on one machine: the bare baselines, then the hub on PostgreSQL, then the report.
 
-The stages (exchange.bench.stages) run in order on two scratch databases, one for the raw
+The stages (benchmarks.hub.stages) run in order on two scratch databases, one for the raw
 loop and one for the hub; both are dropped at the end, also after a failure or Ctrl-C.
 """
 
@@ -24,11 +24,9 @@ from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DBAPIError
 
-from coalition.keys import SigningKey
-from exchange.adapters.sql.engine import POSTGRES_POOL_SIZE
-from exchange.bench import report, stages, streams
-from exchange.bench.load import LoadError
-from exchange.bench.measure import (
+from benchmarks.hub import report, stages, streams
+from benchmarks.hub.load import LoadError
+from benchmarks.hub.measure import (
     CLIENT_PROCESSES_MAX,
     RESULTS_PATH_DEFAULT,
     BenchError,
@@ -36,18 +34,20 @@ from exchange.bench.measure import (
     Measured,
     Run,
 )
-from exchange.bench.rawloop import RAW_LOOP_ACCOUNTS, RAW_LOOP_CONNECTIONS, psycopg_conninfo
-from exchange.bench.seed import (
+from benchmarks.hub.rawloop import RAW_LOOP_ACCOUNTS, RAW_LOOP_CONNECTIONS, psycopg_conninfo
+from benchmarks.hub.seed import (
     AUDIENCE,
     PreparedHub,
     SeededCoalition,
     postgres_scratch_database,
     prepare_hub,
 )
-from exchange.bench.servers import ServerStartError, hub_process
-from exchange.bench.statements import StatementLog
-from exchange.bench.streams import StreamsNotOpen, prepare_streaming_partners
-from exchange.bench.workloads import QuoteWorkload
+from benchmarks.hub.servers import ServerStartError, hub_process
+from benchmarks.hub.statements import StatementLog
+from benchmarks.hub.streams import StreamsNotOpen, prepare_streaming_partners
+from benchmarks.hub.workloads import QuoteWorkload
+from coalition.keys import SigningKey
+from exchange.adapters.sql.engine import POSTGRES_POOL_SIZE
 from exchange.config import Settings
 
 # Re-exported: the CLI imports these from here.

@@ -16,8 +16,8 @@ import psycopg
 from psycopg import errors
 from sqlalchemy.engine import make_url
 
+from benchmarks.hub.load import Outcome, failed
 from exchange.adapters.sql.engine import POSTGRES_POOL_SIZE
-from exchange.bench.load import Outcome, failed
 
 # As many connections as the hub's pool holds: the same concurrency the hub can reach.
 RAW_LOOP_CONNECTIONS = POSTGRES_POOL_SIZE

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from exchange.bench.load import StageResult
+from benchmarks.hub.load import StageResult
 
 # Stage keys, in the order the table prints them, with their labels: as a run measures them,
 # except the stages of the hub with two processes (measured last), beside their one-process twins.

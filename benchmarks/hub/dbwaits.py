@@ -26,7 +26,7 @@ from dataclasses import dataclass, field
 
 import psycopg
 
-from exchange.bench.proc import is_postgres_process, process_cpu_s
+from benchmarks.hub.proc import is_postgres_process, process_cpu_s
 
 SAMPLE_INTERVAL_S = 0.02
 CPU_READ_EVERY = 10

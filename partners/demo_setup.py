@@ -18,9 +18,9 @@ from coalition.keys import (
 )
 from exchange import operations
 from exchange.config import Settings
+from exchange.console.demo_users import DEMO_BANK_ACCOUNTS
 from exchange.domain.partners import PartnerKind
 from exchange.services import partners
-from settlement.model import BankAccount
 
 log = logging.getLogger(__name__)
 
@@ -100,15 +100,6 @@ def run_demo(settings: Settings, home: Path, *, serve_after: bool) -> None:
         signal.signal(signum, lambda *_: stopped.set())
     stopped.wait()
     hub.stop()
-
-
-# The standard documentation example IBANs: well-formed, and no one's account.
-DEMO_BANK_ACCOUNTS = {
-    "hub": BankAccount("Coalition Exchange Clearing", "DE89370400440532013000", "COBADEFF"),
-    "skyway": BankAccount("Skyway Airlines", "GB29NWBK60161331926819", "NWBKGB2L"),
-    "harbor": BankAccount("Harbor Hotels", "FR1420041010050500013M02606", "PSSTFRPP"),
-    "orbit": BankAccount("Orbit Card", "NL91ABNA0417164300", "ABNANL2A"),
-}
 
 
 def settle_demo_day(settings: Settings, home: Path) -> str:

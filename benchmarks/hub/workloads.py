@@ -16,12 +16,12 @@ from dataclasses import dataclass
 
 import grpc
 
+from benchmarks.hub.echo import ECHO_METHOD
+from benchmarks.hub.load import Outcome, failed
+from benchmarks.hub.seed import TRANSFER_POINTS_MIN, SeededCoalition
 from coalition import wire
 from coalition.keys import SigningKey
 from coalition.v1 import common_pb2, exchange_pb2
-from exchange.bench.echo import ECHO_METHOD
-from exchange.bench.load import Outcome, failed
-from exchange.bench.seed import TRANSFER_POINTS_MIN, SeededCoalition
 from partners.sdk import (
     TRANSFER_BATCH_ENTRIES_MAX,
     BatchTransfer,

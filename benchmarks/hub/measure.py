@@ -11,13 +11,13 @@ from typing import Any
 
 from sqlalchemy.exc import ArgumentError
 
-from exchange.bench import report
-from exchange.bench.dbwaits import DatabaseWaits, sampled_waits
-from exchange.bench.load import LoadShape, StageResult, Workload, run_stage, shape_for
-from exchange.bench.profile import Profile, sampled
-from exchange.bench.seed import MEMBERS_DEFAULT, PARTNERS_DEFAULT, is_postgres
-from exchange.bench.servers import ServerProcess
-from exchange.bench.statements import StatementLog
+from benchmarks.hub import report
+from benchmarks.hub.dbwaits import DatabaseWaits, sampled_waits
+from benchmarks.hub.load import LoadShape, StageResult, Workload, run_stage, shape_for
+from benchmarks.hub.profile import Profile, sampled
+from benchmarks.hub.seed import MEMBERS_DEFAULT, PARTNERS_DEFAULT, is_postgres
+from benchmarks.hub.servers import ServerProcess
+from benchmarks.hub.statements import StatementLog
 from partners.sdk import TRANSFER_BATCH_ENTRIES_MAX
 
 RESULTS_PATH_DEFAULT = Path("bench-results/hub.json")

@@ -20,14 +20,14 @@ from pathlib import Path
 import grpc
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
-from exchange.bench.proc import (
+from benchmarks.hub.proc import (
     child_pids,
     holds_socket,
     listening_socket_inodes,
     process_tree_cpu_s,
 )
-from exchange.bench.seed import PreparedHub
-from exchange.bench.signed_echo import SignedEcho
+from benchmarks.hub.seed import PreparedHub
+from benchmarks.hub.signed_echo import SignedEcho
 from exchange.config import ENVIRONMENT_NAMES
 
 SERVING_WAIT_S_MAX = 60.0
@@ -184,12 +184,12 @@ def hub_process(
 
 @contextmanager
 def echo_process(response_bytes: int, log_path: Path) -> Iterator[ServerProcess]:
-    """The bare echo server (exchange.bench.echo) on a free loopback port."""
+    """The bare echo server (benchmarks.hub.echo) on a free loopback port."""
     port = free_port()
     command = [
         sys.executable,
         "-m",
-        "exchange.bench.echo",
+        "benchmarks.hub.echo",
         "--listen",
         f"127.0.0.1:{port}",
         "--response-bytes",
@@ -201,11 +201,11 @@ def echo_process(response_bytes: int, log_path: Path) -> Iterator[ServerProcess]
 
 @contextmanager
 def signed_echo_process(signed: SignedEcho, log_path: Path) -> Iterator[ServerProcess]:
-    """The signed echo server (exchange.bench.signed_echo); its configuration beside its log."""
+    """The signed echo server (benchmarks.hub.signed_echo); its configuration beside its log."""
     config_path = log_path.with_suffix(".json")
     config_path.write_text(signed.to_json())
     port = free_port()
-    command = [sys.executable, "-m", "exchange.bench.echo", "--listen", f"127.0.0.1:{port}"]
+    command = [sys.executable, "-m", "benchmarks.hub.echo", "--listen", f"127.0.0.1:{port}"]
     command += ["--signed", str(config_path)]
     with server_process("the signed echo server", command, port, log_path, {}) as server:
         yield server

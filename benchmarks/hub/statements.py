@@ -26,7 +26,7 @@ from pathlib import Path
 import psycopg
 from psycopg import sql
 
-from exchange.bench.proc import is_postgres_process, parent_pid
+from benchmarks.hub.proc import is_postgres_process, parent_pid
 
 READ_CHUNK_BYTES = 8 * 1024 * 1024
 # Every statement, without its parameters (member ids and nonces stay out of the server's log).

@@ -227,7 +227,7 @@ class StageResult:
     # children (a supervisor's workers) together, `server_processes` of them.
     server_cpu_s: float | None = None
     server_processes: int | None = None
-    # Average number of database sessions in each wait state (exchange.bench.dbwaits).
+    # Average number of database sessions in each wait state (benchmarks.hub.dbwaits).
     database_sessions: dict[str, float] = field(default_factory=dict)
     # CPU of the database backends serving the stage, and the statements they were sent.
     database_cpu_s: float | None = None
