@@ -25,8 +25,6 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-import grpc
-from grpc_health.v1 import health_pb2, health_pb2_grpc
 from sqlalchemy import Engine, create_engine, func, select, text
 from sqlalchemy.engine import make_url
 
@@ -38,19 +36,25 @@ from coalition.keys import (
 )
 from exchange.adapters.sql.engine import create_database_engine
 from exchange.adapters.sql.tables import PartnerFeedRow, TransferRow
-from exchange.cli import add_partner
 from exchange.config import ENVIRONMENT_NAMES, Settings
-from exchange.domain import limits
+from exchange.operations import add_partner
 from exchange.services.partners import AddPartner
 from partners.sdk.connection import connect
+from tests.reliability.crash_kills import (
+    HUB,
+    WORKER,
+    Kill,
+    KillPlan,
+    kill_and_restart,
+    lease_holder_pids,
+)
+from tests.reliability.hub_process import COALITION_CLI, HubProcess, log_tail
 from tests.support import databases
 from tests.support.coalition import TEST_PARTNERS
 from tests.support.programs import BRAND_FACTORIES
 from tests.support.transfers import agree, linked_member, terms
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
-# The venv's own console script, next to the interpreter running the tests.
-COALITION_CLI = Path(sys.executable).with_name("coalition")
 PARTNER_MODULE = "tests.reliability.crash_partner"
 AUDIENCE = "coalition-crash-test"
 
@@ -60,20 +64,6 @@ OPENING_POINTS = 1_000_000
 # Far above what a member moves in a run: daily caps are not what this harness tests.
 DAILY_CAP_POINTS = 100_000_000
 
-# The crashes: how many, and when. Uptime is counted from health SERVING to the SIGKILL.
-HUB_KILL_COUNT = 55
-# A restart takes about a second on an idle two-core machine, several under heavy sharing:
-# the kill loop then ends early rather than run past this; the test demands HUB_KILL_COUNT_MIN.
-CRASH_PHASE_S_MAX = 240.0
-HUB_KILL_COUNT_MIN = 50
-HUB_UPTIME_S_MIN = 0.2
-HUB_UPTIME_S_MAX = 1.0
-# One kill in this many comes after a longer uptime, past the timeout sweeper's first pass, so
-# voids of overdue transfers are cut short too (short uptimes end before the sweeper runs).
-HUB_LONG_UPTIME_ONE_IN = 8
-HUB_LONG_UPTIME_S_MIN = limits.TIMEOUT_SWEEP_INTERVAL_S + 0.5
-HUB_LONG_UPTIME_S_MAX = limits.TIMEOUT_SWEEP_INTERVAL_S + 2.5
-HUB_DOWNTIME_S_MAX = 0.3
 # A transfer nobody confirms is voided this long after it started, so stragglers of the
 # crash phase resolve within the test (plus the sweeper's own interval).
 TRANSFER_TIMEOUT_S = 20
@@ -86,17 +76,12 @@ FEED_PAUSE_AFTER_S = 15.0
 FEED_PAUSE_S = TRANSFER_TIMEOUT_S + 20.0
 
 # Bounds on every wait, so a hang fails the run instead of stalling it.
-HUB_START_S_MAX = 30.0
-HUB_STOP_S_MAX = 15.0
-HEALTH_CHECK_S_MAX = 1.0
-HEALTH_POLL_S = 0.05
 CLI_S_MAX = 120.0
 # After the last restart: pending transfers must resolve (timeout + sweep + slack).
 QUIESCENCE_S_MAX = 120.0
 QUIESCENCE_POLL_S = 0.5
 PARTNER_EXIT_S_MAX = 60.0
 PARTNER_STOP_S_MAX = 5.0
-LOG_TAIL_CHARS = 4_000
 
 CONFIG_FILE = "coalition.json"
 FINISH_FILE = "finish"
@@ -104,13 +89,6 @@ FINISH_FILE = "finish"
 
 class HarnessError(Exception):
     """The harness could not do its part (a process did not start, a wait ran out)."""
-
-
-def log_tail(path: Path, chars: int = LOG_TAIL_CHARS) -> str:
-    try:
-        return path.read_text(errors="replace")[-chars:]
-    except OSError as error:
-        return f"<cannot read {path}: {error}>"
 
 
 # --- the scratch database and the operator's commands ---------------------------------------
@@ -132,8 +110,11 @@ def scratch_database() -> Iterator[str]:
         admin.dispose()
 
 
-def hub_environment(database_url: str, port: int, hub_key_path: Path) -> dict[str, str]:
-    """The process environment of every `coalition` command of a run: ours, not the caller's."""
+def hub_environment(
+    database_url: str, port: int, hub_key_path: Path, processes: int
+) -> dict[str, str]:
+    """The process environment of every `coalition` command of a run: ours, not the caller's,
+    with the number of hub processes explicit (never the machine's default)."""
     inherited = {k: v for k, v in os.environ.items() if k not in ENVIRONMENT_NAMES.values()}
     return {
         **inherited,
@@ -143,6 +124,7 @@ def hub_environment(database_url: str, port: int, hub_key_path: Path) -> dict[st
         ENVIRONMENT_NAMES["audience"]: AUDIENCE,
         ENVIRONMENT_NAMES["hub_key_path"]: str(hub_key_path),
         ENVIRONMENT_NAMES["transfer_timeout_s"]: str(TRANSFER_TIMEOUT_S),
+        ENVIRONMENT_NAMES["processes"]: str(processes),
     }
 
 
@@ -181,121 +163,6 @@ def free_port() -> int:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
         probe.bind(("127.0.0.1", 0))
         return int(probe.getsockname()[1])
-
-
-# --- the hub process --------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Kill:
-    """One SIGKILL: how long the hub had served, and how long the restart took to SERVING."""
-
-    uptime_s: float
-    downtime_s: float
-    restart_s: float
-
-
-@dataclass
-class HubProcess:
-    """`coalition serve` as a child process, on one fixed port; one log file per start."""
-
-    environment: dict[str, str]
-    port: int
-    directory: Path
-    starts: int = 0
-    process: subprocess.Popen[bytes] | None = None
-
-    @property
-    def target(self) -> str:
-        return f"127.0.0.1:{self.port}"
-
-    @property
-    def log_path(self) -> Path:
-        return self.directory / f"hub-{self.starts - 1:02d}.log"
-
-    def start(self) -> float:
-        """Starts the hub and waits for health SERVING; returns the seconds that took."""
-        assert self.process is None, "one hub process at a time"
-        self.starts += 1
-        began = time.monotonic()
-        with self.log_path.open("wb") as log:
-            self.process = subprocess.Popen(
-                [str(COALITION_CLI), "serve"],
-                env=self.environment,
-                cwd=self.directory,
-                stdout=log,
-                stderr=subprocess.STDOUT,
-            )
-        self._wait_serving(began + HUB_START_S_MAX)
-        return time.monotonic() - began
-
-    def _wait_serving(self, deadline: float) -> None:
-        with grpc.insecure_channel(self.target) as channel:
-            stub = health_pb2_grpc.HealthStub(channel)
-            while time.monotonic() < deadline:
-                assert self.process is not None
-                if self.process.poll() is not None:
-                    raise HarnessError(
-                        f"hub start {self.starts} exited {self.process.returncode}:\n"
-                        + log_tail(self.log_path)
-                    )
-                with suppress(grpc.RpcError):
-                    request = health_pb2.HealthCheckRequest(service="")
-                    status = stub.Check(request, timeout=HEALTH_CHECK_S_MAX).status
-                    if status == health_pb2.HealthCheckResponse.SERVING:
-                        return
-                time.sleep(HEALTH_POLL_S)
-        raise HarnessError(
-            f"hub start {self.starts} not SERVING after {HUB_START_S_MAX} s:\n"
-            + log_tail(self.log_path)
-        )
-
-    def kill(self) -> None:
-        """SIGKILL: no handler runs, no transaction commits, no connection closes cleanly."""
-        process = self._running()
-        process.send_signal(signal.SIGKILL)
-        exit_code = process.wait(HUB_STOP_S_MAX)
-        self.process = None
-        if exit_code != -signal.SIGKILL:
-            raise HarnessError(
-                f"hub start {self.starts} exited {exit_code} before its SIGKILL:\n"
-                + log_tail(self.log_path)
-            )
-
-    def stop(self) -> int:
-        """A graceful stop (SIGTERM), or SIGKILL if that does not end it in time; returns the
-        exit code (0 for a clean stop, 0 also when nothing ran)."""
-        if self.process is None:
-            return 0
-        process, self.process = self.process, None
-        process.send_signal(signal.SIGTERM)
-        try:
-            return process.wait(HUB_STOP_S_MAX)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            return process.wait(HUB_STOP_S_MAX)
-
-    def _running(self) -> subprocess.Popen[bytes]:
-        assert self.process is not None, "the hub is not running"
-        return self.process
-
-
-def kill_and_restart(hub: HubProcess, kills: int, rng: random.Random) -> list[Kill]:
-    """Kills the serving hub at a random moment and restarts it on the same port, `kills`
-    times or until CRASH_PHASE_S_MAX has passed, whichever comes first."""
-    record: list[Kill] = []
-    deadline = time.monotonic() + CRASH_PHASE_S_MAX
-    while len(record) < kills and time.monotonic() < deadline:
-        if rng.randrange(HUB_LONG_UPTIME_ONE_IN) == 0:
-            uptime_s = rng.uniform(HUB_LONG_UPTIME_S_MIN, HUB_LONG_UPTIME_S_MAX)
-        else:
-            uptime_s = rng.uniform(HUB_UPTIME_S_MIN, HUB_UPTIME_S_MAX)
-        time.sleep(uptime_s)
-        hub.kill()
-        downtime_s = rng.uniform(0.0, HUB_DOWNTIME_S_MAX)
-        time.sleep(downtime_s)
-        record.append(Kill(uptime_s, downtime_s, hub.start()))
-    return record
 
 
 # --- the coalition ----------------------------------------------------------------------------
@@ -432,6 +299,7 @@ def start_partner(
 
 @dataclass
 class CrashRunResult:
+    processes: int
     kills: list[Kill]
     reports: dict[str, dict[str, Any]]
     partner_exit_codes: dict[str, int]
@@ -442,15 +310,29 @@ class CrashRunResult:
     # Wall time of each phase: setup, crashes, quiescence, finish.
     phase_s: dict[str, float]
 
+    def kills_of(self, target: str) -> list[Kill]:
+        return [kill for kill in self.kills if kill.target == target]
+
     def describe(self) -> str:
-        restarts = sorted(kill.restart_s for kill in self.kills)
-        median = restarts[len(restarts) // 2] if restarts else 0.0
         phases = ", ".join(f"{name} {seconds:.1f} s" for name, seconds in self.phase_s.items())
         asked = {p: report["transfers_asked"] for p, report in self.reports.items()}
-        return (
-            f"{len(self.kills)} kills, restart to SERVING median {median:.2f} s, "
-            f"max {max(restarts, default=0.0):.2f} s; phases: {phases}; transfers asked {asked}"
+        kills = "; ".join(
+            describe_kills(target, self.kills_of(target))
+            for target in (HUB, WORKER)
+            if self.kills_of(target)
         )
+        hub = "1 hub process" if self.processes == 1 else f"{self.processes} hub processes"
+        return f"{hub}: {kills}; phases: {phases}; transfers asked {asked}"
+
+
+def describe_kills(target: str, kills: list[Kill]) -> str:
+    restarts = sorted(kill.restart_s for kill in kills)
+    holders = sum(kill.lease_holder for kill in kills)
+    of_holder = f" ({holders} of the scheduler lease holder)" if target == WORKER else ""
+    return (
+        f"{len(kills)} {target} kills{of_holder}, back to SERVING median "
+        f"{restarts[len(restarts) // 2]:.2f} s, max {restarts[-1]:.2f} s"
+    )
 
 
 class PhaseTimer:
@@ -471,7 +353,7 @@ class CrashRun:
     directory: Path
     database_url: str
     seed: int
-    kills: int = HUB_KILL_COUNT
+    processes: int
     rng: random.Random = field(init=False)
     hub: HubProcess = field(init=False)
     partners: dict[str, PartnerProcess] = field(default_factory=dict)
@@ -482,8 +364,11 @@ class CrashRun:
         self.control_directory = self.directory / "control"
         self.control_directory.mkdir(parents=True, exist_ok=True)
         port = free_port()
-        self.environment = hub_environment(self.database_url, port, self.hub_key_path)
-        self.hub = HubProcess(self.environment, port, self.directory)
+        self.environment = hub_environment(
+            self.database_url, port, self.hub_key_path, self.processes
+        )
+        self.hub = HubProcess(self.environment, port, self.directory, self.processes)
+        self.plan = KillPlan.for_processes(self.processes)
 
     @property
     def settings(self) -> Settings:
@@ -493,7 +378,7 @@ class CrashRun:
         timer = PhaseTimer()
         self._set_up()
         timer.end("setup")
-        kills = kill_and_restart(self.hub, self.kills, self.rng)
+        kills = self._crash()
         timer.end("crashes")
         for partner in self.partners.values():
             partner.check_alive()
@@ -511,8 +396,24 @@ class CrashRun:
         timer.end("finish")
         today = self.settings.calendar.business_day_of(time.time_ns() // 1000).isoformat()
         return CrashRunResult(
-            kills, reports, exit_codes, self.hub.starts, hub_exit_code, today, timer.phase_s
+            self.processes,
+            kills,
+            reports,
+            exit_codes,
+            self.hub.starts,
+            hub_exit_code,
+            today,
+            timer.phase_s,
         )
+
+    def _crash(self) -> list[Kill]:
+        engine = create_database_engine(self.database_url, pool_size=1)
+        try:
+            return kill_and_restart(
+                self.hub, self.plan, self.rng, lambda: lease_holder_pids(engine)
+            )
+        finally:
+            engine.dispose()
 
     def _set_up(self) -> None:
         """The operator onboards, the partners agree and link, then each partner process starts."""

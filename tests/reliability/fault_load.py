@@ -34,6 +34,9 @@ RETRY_BACKOFF_S = (0.05, 0.4)
 # A logical call that has no definitive answer after this long counts as lost.
 CALL_S_MAX = 60.0
 STAGE_WORKERS = 4
+# Connections per client: enough that both of two hub processes serve some of every stage.
+CHANNELS = 4
+OWN_CONNECTION = (("grpc.use_local_subchannel_pool", 1),)
 STAGE_S_MAX = 240.0
 
 
@@ -100,19 +103,27 @@ class LoadRecord:
 
 
 class RetryingClient:
-    """Signed raw calls for each partner, retried on the same idempotency key."""
+    """Signed raw calls for each partner, retried on the same idempotency key.
+
+    Each attempt goes out on one of CHANNELS channels chosen at random, each its own TCP
+    connection: with several hub processes on the port the kernel hands each connection to one
+    of them, so calls spread over the processes and a retry often reaches another one.
+    """
 
     def __init__(
         self, target: str, keys: dict[str, SigningKey], audience: str, record: LoadRecord
     ) -> None:
-        self.channel = grpc.insecure_channel(target)
+        self.channels = [
+            grpc.insecure_channel(target, options=OWN_CONNECTION) for _ in range(CHANNELS)
+        ]
         self.keys = keys
         self.audience = audience
         self.record = record
         self._rng = random.Random()
 
     def close(self) -> None:
-        self.channel.close()
+        for channel in self.channels:
+            channel.close()
 
     def call(self, rpc: str, partner_id: str, request: Message, key: str | None = None) -> Answer:
         body = request.SerializeToString(deterministic=True)
@@ -134,7 +145,8 @@ class RetryingClient:
                 idempotency_key=key,
             )
             with self.record.attempt():
-                raw = call_raw(self.channel, signed.method, body, signed.metadata())
+                channel = self._rng.choice(self.channels)
+                raw = call_raw(channel, signed.method, body, signed.metadata())
             self.record.count(rpc, raw.code)
             if raw.code in RETRIED and time.monotonic() < deadline:
                 time.sleep(self._rng.uniform(*RETRY_BACKOFF_S))

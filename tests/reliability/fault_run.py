@@ -1,12 +1,14 @@
-"""One database-fault run: the hub as a real process whose every database connection goes
-through a cuttable proxy, the transfer flow twice, and what the clients were told.
+"""One database-fault run: the hub as a real process (one, or several sharing the port) whose
+every database connection goes through a cuttable proxy, the transfer flow twice, and what the
+clients were told.
 
 Phase one terminates the hub's PostgreSQL backends while each stage's calls are in flight;
 phase two cuts the connection between hub and database, drops it and refuses new ones for a
 while, then lets it through again. The day is then settled, and phase three terminates
 backends during every other state-changing RPC (some need the settled day). The hub is never
-restarted: it must recover by itself. Afterwards every OK answer is replayed with its key;
-the ledger is checked after each phase. Nothing here asserts; the test judges the result.
+restarted and none of its processes may die: it must recover by itself. Afterwards every OK
+answer is replayed with its key; the ledger is checked after each phase. Nothing here
+asserts; the test judges the result.
 """
 
 from __future__ import annotations
@@ -29,7 +31,7 @@ from exchange.adapters.sql.tables import TransferRow
 from exchange.config import ENVIRONMENT_NAMES, Settings
 from partners.sdk.connection import connect
 from tests.reliability import crash_harness
-from tests.reliability.crash_harness import CommandResult, HubProcess
+from tests.reliability.crash_harness import CommandResult
 from tests.reliability.db_faults import (
     BackendTerminator,
     ConnectionCutter,
@@ -45,6 +47,7 @@ from tests.reliability.fault_flow_admin import PARTNERS, AdminFlow
 from tests.reliability.fault_flow_settlement import SettledLine, SettlementStages
 from tests.reliability.fault_load import Answer, LoadRecord, RetryingClient, run_stage
 from tests.reliability.fault_rpcs import state_changing_rpcs
+from tests.reliability.hub_process import HubProcess
 from tests.support import databases
 from tests.support.transfer_setup import agree_rates, linked_member
 
@@ -89,6 +92,11 @@ class FaultRunResult:
     final_check: CommandResult
     hub_starts: int
     hub_exit_code: int
+    processes: int
+    # The hub's serving processes when the faults began, and when they ended: the same pids
+    # unless a process died and was replaced.
+    workers_before: set[int]
+    workers_after: set[int]
 
     def answers(self) -> list[Answer]:
         return [answer for phase in self.phases for answer in phase.record.answers]
@@ -100,6 +108,7 @@ class FaultRun:
     database_url: str
     proxy: DatabaseProxy
     seed: int
+    processes: int
 
     def __post_init__(self) -> None:
         self.rng = random.Random(self.seed)
@@ -109,13 +118,14 @@ class FaultRun:
             proxied.render_as_string(hide_password=False),
             crash_harness.free_port(),
             self.hub_key_path,
+            self.processes,
         )
         environment[ENVIRONMENT_NAMES["transfer_timeout_s"]] = str(TRANSFER_TIMEOUT_S)
         environment[ENVIRONMENT_NAMES["rate_limit_per_s"]] = str(RATE_LIMIT_PER_S)
         environment[ENVIRONMENT_NAMES["rate_limit_burst"]] = str(RATE_LIMIT_PER_S)
         self.environment = environment
         port = int(environment[ENVIRONMENT_NAMES["listen_address"]].rsplit(":", 1)[1])
-        self.hub = HubProcess(environment, port, self.directory)
+        self.hub = HubProcess(environment, port, self.directory, self.processes)
 
     @property
     def database_name(self) -> str:
@@ -129,15 +139,27 @@ class FaultRun:
             for p in ("skyway", "harbor", "orbit")
         }
         members = self._agree_and_link(keys)
+        workers_before = self.hub.workers()
         phases = [self._terminations(keys, members), self._cuts(keys, members)]
         settlements = self._settle()
         # Reconciliation and disputes need a settled day: this phase comes after settling.
         phases.append(self._administration(keys, members))
         replays = self._replays(keys, [a for p in phases for a in p.record.answers])
         final_check = crash_harness.run_cli(self.environment, "check", cwd=self.directory)
+        workers_after = self.hub.workers()
         starts = self.hub.starts
         exit_code = self.hub.stop()
-        return FaultRunResult(phases, replays, settlements, final_check, starts, exit_code)
+        return FaultRunResult(
+            phases,
+            replays,
+            settlements,
+            final_check,
+            starts,
+            exit_code,
+            self.processes,
+            workers_before,
+            workers_after,
+        )
 
     def close(self) -> None:
         self.hub.stop()
@@ -309,11 +331,13 @@ class FaultRun:
 
 
 @contextmanager
-def fault_run(directory: Path, seed: int) -> Iterator[tuple[FaultRun, FaultRunResult]]:
+def fault_run(
+    directory: Path, seed: int, processes: int
+) -> Iterator[tuple[FaultRun, FaultRunResult]]:
     admin = make_url(databases.postgres_admin_url())
     with ExitStack() as stack:
         database_url = stack.enter_context(crash_harness.scratch_database())
         proxy = stack.enter_context(database_proxy(admin.host or "127.0.0.1", admin.port or 5432))
-        run = FaultRun(directory, database_url, proxy, seed)
+        run = FaultRun(directory, database_url, proxy, seed, processes)
         stack.callback(run.close)
         yield run, run.execute()

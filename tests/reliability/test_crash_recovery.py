@@ -9,7 +9,10 @@ last restart everything drains, and then:
   completed transfers: nothing lost, nothing credited or refunded twice;
 - `coalition check` passes (§5, §7.1-2), and settling the day nets to zero (§3.7, §7.6).
 
-One run (a module fixture, two to three minutes) feeds every test. COALITION_CRASH_SEED
+The whole scenario runs twice: against one hub process, and against two sharing the port
+(`coalition serve` with COALITION_PROCESSES=2), where besides SIGKILLs of the whole hub single
+workers are SIGKILLed while the other serves, and clients retrying on the same keys reach the
+survivor. Each run (a module fixture, about two minutes) feeds every test. COALITION_CRASH_SEED
 replays a run's random choices; the timing of kills against requests differs run to run.
 The last test is the regression test of an SDK defect the runs exposed: each hub crash grew
 the feed consumer's reconnect backoff for the rest of the partner's life.
@@ -43,7 +46,13 @@ from tests.partners.fakes import (
     unavailable,
 )
 from tests.reliability import crash_harness
-from tests.reliability.conftest import ReliabilityTally
+from tests.reliability.conftest import ReliabilityTally, processes_label
+from tests.reliability.crash_kills import (
+    HUB,
+    HUB_KILL_COUNT_MIN,
+    WORKER,
+    WORKER_KILL_COUNT_MIN,
+)
 from tests.reliability.ledger_checks import expected_nets, settled_day
 from tests.support import databases
 
@@ -55,6 +64,8 @@ EVENTS_OF_STATE = {
     "completed": {("destination", "credit_requested"): 1, ("source", "transfer_completed"): 1},
     "voided": {("destination", "credit_requested"): 1, ("source", "transfer_voided"): 1},
 }
+# The scenario runs against each of these numbers of hub processes.
+HUB_PROCESSES = (1, 2)
 # A failure message lists at most this many offending items.
 SHOWN_MAX = 10
 
@@ -90,14 +101,17 @@ class FeedEvent:
 CrashRunAndResult = tuple[crash_harness.CrashRun, crash_harness.CrashRunResult]
 
 
-@pytest.fixture(scope="module")
-def crash_run(tmp_path_factory: pytest.TempPathFactory) -> Iterator[CrashRunAndResult]:
+@pytest.fixture(scope="module", params=HUB_PROCESSES, ids=processes_label)
+def crash_run(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[CrashRunAndResult]:
     databases.require_or_skip_postgres()
+    processes = int(request.param)
     seed = int(os.environ.get("COALITION_CRASH_SEED") or random.randrange(2**31))
-    directory = tmp_path_factory.mktemp("crash-recovery")
-    print(f"\ncrash recovery: seed {seed}, files in {directory}")
+    directory = tmp_path_factory.mktemp(f"crash-recovery-{processes_label(processes)}")
+    print(f"\ncrash recovery, {processes_label(processes)}: seed {seed}, files in {directory}")
     with crash_harness.scratch_database() as database_url:
-        run = crash_harness.CrashRun(directory, database_url, seed)
+        run = crash_harness.CrashRun(directory, database_url, seed, processes)
         try:
             result = run.execute()
             print(f"crash recovery: {result.describe()}")
@@ -109,6 +123,14 @@ def crash_run(tmp_path_factory: pytest.TempPathFactory) -> Iterator[CrashRunAndR
 @pytest.fixture(scope="module")
 def result(crash_run: CrashRunAndResult) -> crash_harness.CrashRunResult:
     return crash_run[1]
+
+
+@pytest.fixture(scope="module")
+def tally(
+    result: crash_harness.CrashRunResult, reliability_tally: ReliabilityTally
+) -> ReliabilityTally:
+    """The run's figures, counted for its number of hub processes."""
+    return reliability_tally.per_processes(result.processes)
 
 
 @pytest.fixture(scope="module")
@@ -169,11 +191,18 @@ def shown(items: list[Any]) -> str:
 
 
 def test_the_hub_was_killed_and_restarted_and_every_partner_drained(
-    crash_run: CrashRunAndResult, reliability_tally: ReliabilityTally
+    crash_run: CrashRunAndResult, tally: ReliabilityTally
 ) -> None:
     run, result = crash_run
-    assert crash_harness.HUB_KILL_COUNT_MIN <= len(result.kills) <= run.kills, result.describe()
-    assert result.hub_starts == len(result.kills) + 1
+    hub_kills, worker_kills = result.kills_of(HUB), result.kills_of(WORKER)
+    assert HUB_KILL_COUNT_MIN <= len(hub_kills) <= run.plan.hub_kills, result.describe()
+    if run.processes > 1:
+        assert WORKER_KILL_COUNT_MIN <= len(worker_kills) <= run.plan.worker_kills, (
+            result.describe()
+        )
+    else:
+        assert worker_kills == [], "one process: every kill is of the whole hub"
+    assert result.hub_starts == len(hub_kills) + 1
     assert result.hub_exit_code == 0, "the last hub did not stop cleanly on SIGTERM"
     for partner_id, report in result.reports.items():
         assert report["errors"] == [], f"{partner_id}: {report['errors']}"
@@ -185,10 +214,14 @@ def test_the_hub_was_killed_and_restarted_and_every_partner_drained(
         for outcome, count in report["outcomes"].items()
         if " INTERNAL" in outcome or " UNKNOWN" in outcome
     )
-    reliability_tally.add("INTERNAL answers", internal)
+    tally.add("INTERNAL answers", internal)
     assert internal == 0, {p: report["outcomes"] for p, report in result.reports.items()}
-    reliability_tally.add("hub crashes survived (SIGKILL)", len(result.kills))
-    reliability_tally.add("hub restarts on the same port", result.hub_starts - 1)
+    tally.add("hub crashes survived (SIGKILL)", len(hub_kills))
+    tally.add("hub restarts on the same port", result.hub_starts - 1)
+    if worker_kills:
+        tally.add("hub workers killed (SIGKILL)", len(worker_kills))
+        holders = sum(kill.lease_holder for kill in worker_kills)
+        tally.add("hub workers killed holding the scheduler lease", holders)
 
 
 # --- transfers --------------------------------------------------------------------------------
@@ -197,7 +230,7 @@ def test_the_hub_was_killed_and_restarted_and_every_partner_drained(
 def test_every_accepted_transfer_reached_exactly_one_final_state(
     transfers: dict[str, HubTransfer],
     events: list[FeedEvent],
-    reliability_tally: ReliabilityTally,
+    tally: ReliabilityTally,
 ) -> None:
     assert transfers, "the run started no transfer at all"
     unresolved = [t.transfer_id for t in transfers.values() if t.state not in EVENTS_OF_STATE]
@@ -226,16 +259,16 @@ def test_every_accepted_transfer_reached_exactly_one_final_state(
     # The destinations refuse some credits, so refunds are exercised in every run. (Timeouts,
     # from the paused feed, depend on the hub being up during the pause: tallied, not required.)
     assert outcomes["rejected"] > 0, f"no transfer was voided by a rejection: {outcomes}"
-    reliability_tally.add("transfers checked exactly-once", len(transfers))
-    reliability_tally.add("transfers completed", outcomes["completed"])
-    reliability_tally.add("transfers voided (credit rejected)", outcomes["rejected"])
-    reliability_tally.add("transfers voided (timed out)", outcomes["timed_out"])
+    tally.add("transfers checked exactly-once", len(transfers))
+    tally.add("transfers completed", outcomes["completed"])
+    tally.add("transfers voided (credit rejected)", outcomes["rejected"])
+    tally.add("transfers voided (timed out)", outcomes["timed_out"])
 
 
 def test_each_source_program_agrees_with_the_hub_on_every_transfer(
     result: crash_harness.CrashRunResult,
     transfers: dict[str, HubTransfer],
-    reliability_tally: ReliabilityTally,
+    tally: ReliabilityTally,
 ) -> None:
     hub_quotes = {t.quote_id for t in transfers.values()}
     checked = 0
@@ -264,11 +297,11 @@ def test_each_source_program_agrees_with_the_hub_on_every_transfer(
         assert refunded_but_live == [], f"{partner_id}: refunded yet at the hub {refunded_but_live}"
         assert report["early_outcomes"] == [], f"{partner_id}: outcomes never matched to a row"
         checked += len(rows)
-    reliability_tally.add("source transfer records matched to the hub", checked)
+    tally.add("source transfer records matched to the hub", checked)
     unknown_at_first = sum(
         report["outcomes"].get("transfer_out -> pending", 0) for report in result.reports.values()
     )
-    reliability_tally.add("transfers resumed with the same key after a crash", unknown_at_first)
+    tally.add("transfers resumed with the same key after a crash", unknown_at_first)
 
 
 # --- feeds ------------------------------------------------------------------------------------
@@ -278,7 +311,7 @@ def test_every_feed_event_was_applied_exactly_once_by_its_program(
     result: crash_harness.CrashRunResult,
     events: list[FeedEvent],
     engine: Engine,
-    reliability_tally: ReliabilityTally,
+    tally: ReliabilityTally,
 ) -> None:
     positions = crash_harness.feed_positions(engine)
     behind = {p: position for p, position in positions.items() if position[0] != position[1]}
@@ -286,11 +319,11 @@ def test_every_feed_event_was_applied_exactly_once_by_its_program(
     for partner_id, report in result.reports.items():
         applications = Counter(row["event_id"] for row in report["applications"])
         twice = sorted(event_id for event_id, count in applications.items() if count > 1)
-        reliability_tally.add("duplicated", len(twice))
+        tally.add("duplicated", len(twice))
         assert twice == [], f"{partner_id} applied events more than once: {shown(twice)}"
         in_feed = {event.event_id for event in events if event.partner_id == partner_id}
         missed = sorted(in_feed - set(applications))
-        reliability_tally.add("lost", len(missed))
+        tally.add("lost", len(missed))
         assert missed == [], f"{partner_id} never applied: {shown(missed)}"
         unknown = sorted(set(applications) - in_feed)
         assert unknown == [], f"{partner_id} applied events not in its feed: {shown(unknown)}"
@@ -298,19 +331,19 @@ def test_every_feed_event_was_applied_exactly_once_by_its_program(
         assert recorded == in_feed, f"{partner_id}: processed_events differs from the feed"
         unsent = [row["transfer_id"] for row in report["outbox"] if not row["sent"]]
         assert unsent == [], f"{partner_id} still owes the hub answers: {shown(unsent)}"
-    reliability_tally.add("feed events checked applied-once", len(events))
+    tally.add("feed events checked applied-once", len(events))
     late = sum(
         row["outcome"] == "resolved_first"
         for report in result.reports.values()
         for row in report["outbox"]
     )
-    reliability_tally.add("credits undone after a timeout won the race", late)
+    tally.add("credits undone after a timeout won the race", late)
 
 
 def test_every_member_balance_is_moved_by_exactly_the_completed_transfers(
     result: crash_harness.CrashRunResult,
     transfers: dict[str, HubTransfer],
-    reliability_tally: ReliabilityTally,
+    tally: ReliabilityTally,
 ) -> None:
     """Source debits less refunds, and destination credits less undone ones, equal what the
     hub completed: a lost credit, a double credit or a double refund each shows up here."""
@@ -343,26 +376,24 @@ def test_every_member_balance_is_moved_by_exactly_the_completed_transfers(
         (key, actual[key], points) for key, points in expected.items() if actual[key] != points
     )
     assert off == [], f"(partner, member), balance, expected: {shown(off)}"
-    reliability_tally.add("member balances checked against the hub", len(actual))
+    tally.add("member balances checked against the hub", len(actual))
 
 
 # --- ledger and settlement --------------------------------------------------------------------
 
 
-def test_the_ledger_checker_passes(
-    crash_run: CrashRunAndResult, reliability_tally: ReliabilityTally
-) -> None:
+def test_the_ledger_checker_passes(crash_run: CrashRunAndResult, tally: ReliabilityTally) -> None:
     run, _ = crash_run
     check = crash_harness.run_cli(run.environment, "check", cwd=run.directory)
     assert check.exit_code == 0, check.describe()
-    reliability_tally.add("`coalition check` runs passed", 1)
+    tally.add("`coalition check` runs passed", 1)
 
 
 def test_settling_the_day_nets_to_zero_and_the_ledger_still_checks(
     crash_run: CrashRunAndResult,
     transfers: dict[str, HubTransfer],
     engine: Engine,
-    reliability_tally: ReliabilityTally,
+    tally: ReliabilityTally,
 ) -> None:
     run, result = crash_run
     completed = [t for t in transfers.values() if t.state == "completed"]
@@ -379,8 +410,8 @@ def test_settling_the_day_nets_to_zero_and_the_ledger_still_checks(
         assert settled.nets == expected_nets(on_day), f"{day}: positions differ from transfers"
         assert settled.transfer_ids == sorted(t.transfer_id for t in on_day), f"{day}: records"
         assert settled.paid["pay_in"] == settled.paid["pay_out"], f"{day}: {settled.paid}"
-        reliability_tally.add("settlement days netted to zero", 1)
-        reliability_tally.add("completed transfers settled exactly once", len(on_day))
+        tally.add("settlement days netted to zero", 1)
+        tally.add("completed transfers settled exactly once", len(on_day))
     check = crash_harness.run_cli(run.environment, "check", cwd=run.directory)
     assert check.exit_code == 0, f"after settlement: {check.describe()}"
 

@@ -12,8 +12,10 @@ its replay is byte-identical (none duplicated); every transfer, and every admini
 change, is as its clients were told; `coalition check` passes after each phase; settling the
 day conserves money.
 
-One run (a module fixture, about a minute) feeds every test. COALITION_FAULT_SEED
-replays its random choices; the timing of faults against calls differs run to run.
+The whole scenario runs twice: against one hub process, and against two sharing the port,
+whose clients spread their calls (and retries on the same keys) over both. Each run (a module
+fixture, under a minute) feeds every test. COALITION_FAULT_SEED replays its random choices;
+the timing of faults against calls differs run to run.
 """
 
 from __future__ import annotations
@@ -31,7 +33,7 @@ from sqlalchemy import Engine, select
 from exchange.adapters.sql.engine import create_database_engine
 from exchange.adapters.sql.tables import TransferRow
 from tests.reliability import fault_admin_state, fault_run
-from tests.reliability.conftest import ReliabilityTally
+from tests.reliability.conftest import ReliabilityTally, processes_label
 from tests.reliability.fault_rpcs import state_changing_rpcs
 from tests.reliability.fault_run import (
     ADMINISTRATION_PHASE,
@@ -47,18 +49,23 @@ Code = grpc.StatusCode
 # Every RPC the hub declares state-changing must have had a backend terminated mid-call.
 TERMINATED_RPCS_REQUIRED = state_changing_rpcs()
 TERMINATIONS_MIN = 20
+# The scenario runs against each of these numbers of hub processes.
+HUB_PROCESSES = (1, 2)
 SHOWN_MAX = 10
 
 RunAndResult = tuple[FaultRun, FaultRunResult]
 
 
-@pytest.fixture(scope="module")
-def run(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunAndResult]:
+@pytest.fixture(scope="module", params=HUB_PROCESSES, ids=processes_label)
+def run(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[RunAndResult]:
     databases.require_or_skip_postgres()
+    processes = int(request.param)
     seed = int(os.environ.get("COALITION_FAULT_SEED") or random.randrange(2**31))
-    directory = tmp_path_factory.mktemp("database-faults")
-    print(f"\ndatabase faults: seed {seed}, files in {directory}")
-    with fault_run.fault_run(directory, seed) as (fault, result):
+    directory = tmp_path_factory.mktemp(f"database-faults-{processes_label(processes)}")
+    print(f"\ndatabase faults, {processes_label(processes)}: seed {seed}, files in {directory}")
+    with fault_run.fault_run(directory, seed, processes) as (fault, result):
         for phase in result.phases:
             print(f"database faults: {describe(phase)}")
         for settled in result.settlements:
@@ -69,6 +76,12 @@ def run(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunAndResult]:
 @pytest.fixture(scope="module")
 def result(run: RunAndResult) -> FaultRunResult:
     return run[1]
+
+
+@pytest.fixture(scope="module")
+def tally(result: FaultRunResult, reliability_tally: ReliabilityTally) -> ReliabilityTally:
+    """The run's figures, counted for its number of hub processes."""
+    return reliability_tally.per_processes(result.processes)
 
 
 @pytest.fixture(scope="module")
@@ -143,60 +156,60 @@ def shown(items: Sequence[object]) -> str:
 
 
 def test_backends_were_terminated_mid_call_in_every_state_changing_rpc(
-    phases: dict[str, PhaseResult], reliability_tally: ReliabilityTally
+    phases: dict[str, PhaseResult], tally: ReliabilityTally
 ) -> None:
     terminations = [t for phase in phases.values() for t in phase.terminations]
     by_rpc = Counter(t.stage for t in terminations)
     for rpc, count in sorted(by_rpc.items()):
-        reliability_tally.add(f"backend terminations mid-call: {rpc}", count)
-    reliability_tally.add("database backends terminated mid-call", len(terminations))
+        tally.add(f"backend terminations mid-call: {rpc}", count)
+    tally.add("database backends terminated mid-call", len(terminations))
     missing = sorted(TERMINATED_RPCS_REQUIRED - set(by_rpc))
     assert missing == [], f"no backend terminated during {missing}; got {dict(by_rpc)}"
     assert len(terminations) >= TERMINATIONS_MIN, dict(by_rpc)
 
 
 def test_the_database_connection_was_cut_under_load(
-    phases: dict[str, PhaseResult], reliability_tally: ReliabilityTally
+    phases: dict[str, PhaseResult], tally: ReliabilityTally
 ) -> None:
     cuts = phases["connection cuts"].cuts
-    reliability_tally.add("database connection cuts under load", len(cuts))
-    reliability_tally.add("database connections dropped by the cuts", sum(c.dropped for c in cuts))
+    tally.add("database connection cuts under load", len(cuts))
+    tally.add("database connections dropped by the cuts", sum(c.dropped for c in cuts))
     assert len(cuts) >= CUTS_MIN, f"only {len(cuts)} cuts"
     assert sum(c.dropped for c in cuts) > 0, "no cut found a connection to drop"
 
 
 def test_the_hub_recovered_by_itself(result: FaultRunResult) -> None:
     assert result.hub_starts == 1, "the hub was restarted"
+    assert len(result.workers_before) == result.processes
+    assert result.workers_after == result.workers_before, "a hub process died and was replaced"
     assert result.hub_exit_code == 0, "the hub did not stop cleanly on SIGTERM"
 
 
 # --- what the clients were told ----------------------------------------------------------------
 
 
-def test_no_answer_was_internal(
-    result: FaultRunResult, reliability_tally: ReliabilityTally
-) -> None:
+def test_no_answer_was_internal(result: FaultRunResult, tally: ReliabilityTally) -> None:
     """Each attempt counts, not only the final answer: a retry must not hide an INTERNAL."""
     internal: Counter[str] = Counter()
     for phase in result.phases:
         for code in (Code.INTERNAL, Code.UNKNOWN):
             internal.update(phase.record.attempts_with(code))
         for (rpc, code_name), count in phase.record.attempts.items():
-            reliability_tally.add(f"database faults: {phase.name}: {rpc} {code_name}", count)
-    reliability_tally.add("INTERNAL answers", sum(internal.values()))
+            tally.add(f"database faults: {phase.name}: {rpc} {code_name}", count)
+    tally.add("INTERNAL answers", sum(internal.values()))
     assert internal == Counter(), f"INTERNAL or UNKNOWN answers by RPC: {dict(internal)}"
 
 
 def test_every_call_got_a_definitive_answer_and_none_was_refused(
-    result: FaultRunResult, reliability_tally: ReliabilityTally
+    result: FaultRunResult, tally: ReliabilityTally
 ) -> None:
     """The flow asks only what the hub must grant: a refusal means a retry met the state its
     first attempt left (e.g. "not pending" after the first confirmation committed)."""
     answers = result.answers()
     unanswered = [(a.rpc, a.code.name, a.attempts) for a in answers if a.unanswered]
-    reliability_tally.add("lost", len(unanswered))
-    reliability_tally.add("database faults: calls answered", len(answers))
-    reliability_tally.add(
+    tally.add("lost", len(unanswered))
+    tally.add("database faults: calls answered", len(answers))
+    tally.add(
         "database faults: calls retried with the same key", sum(a.attempts > 1 for a in answers)
     )
     assert unanswered == [], f"no definitive answer: {shown(unanswered)}"
@@ -207,7 +220,7 @@ def test_every_call_got_a_definitive_answer_and_none_was_refused(
 def test_each_idempotency_key_is_exactly_one_transfer(
     phases: dict[str, PhaseResult],
     transfers: dict[str, HubTransfer],
-    reliability_tally: ReliabilityTally,
+    tally: ReliabilityTally,
 ) -> None:
     created: dict[str, str] = {}
     for phase in phases.values():
@@ -217,24 +230,22 @@ def test_each_idempotency_key_is_exactly_one_transfer(
     shared = sorted(tid for tid, keys in told.items() if keys > 1)
     at_hub_only = sorted(set(transfers) - set(told))
     told_only = sorted(set(told) - set(transfers))
-    reliability_tally.add("duplicated", len(shared) + len(at_hub_only))
-    reliability_tally.add("lost", len(told_only))
-    reliability_tally.add("database faults: transfers checked exactly-once", len(transfers))
+    tally.add("duplicated", len(shared) + len(at_hub_only))
+    tally.add("lost", len(told_only))
+    tally.add("database faults: transfers checked exactly-once", len(transfers))
     assert shared == [], f"one transfer under several keys: {shown(shared)}"
     assert at_hub_only == [], f"transfers no client was told of: {shown(at_hub_only)}"
     assert told_only == [], f"transfers clients were told of, missing at the hub: {told_only}"
 
 
-def test_every_replay_is_byte_identical(
-    result: FaultRunResult, reliability_tally: ReliabilityTally
-) -> None:
+def test_every_replay_is_byte_identical(result: FaultRunResult, tally: ReliabilityTally) -> None:
     differing = [
         (first.rpc, first.key, replay.code.name)
         for first, replay in result.replays
         if replay.code is not Code.OK or replay.response != first.response
     ]
-    reliability_tally.add("database faults: replays byte-identical", len(result.replays))
-    reliability_tally.add("duplicated", len(differing))
+    tally.add("database faults: replays byte-identical", len(result.replays))
+    tally.add("duplicated", len(differing))
     assert result.replays, "nothing was replayed"
     assert differing == [], f"replays that differ from the first answer: {shown(differing)}"
 
@@ -255,14 +266,14 @@ def test_every_transfer_is_in_the_state_its_clients_were_told(
 
 
 def test_every_administration_call_left_the_state_its_client_was_told(
-    phases: dict[str, PhaseResult], engine: Engine, reliability_tally: ReliabilityTally
+    phases: dict[str, PhaseResult], engine: Engine, tally: ReliabilityTally
 ) -> None:
     """Versions, keys, grants, reports, uploads, disputes and members: each OK answer is one
     change at the hub, and the hub holds no change that no client was told of."""
     told = phases[ADMINISTRATION_PHASE].administration
     assert told is not None
     found = fault_admin_state.differences(engine, told)
-    reliability_tally.add("database faults: administration states checked", len(found))
+    tally.add("database faults: administration states checked", len(found))
     wrong = {check: shown(items) for check, items in found.items() if items}
     assert wrong == {}, f"unlike what the clients were told: {wrong}"
 
@@ -271,20 +282,20 @@ def test_every_administration_call_left_the_state_its_client_was_told(
 
 
 def test_the_ledger_checker_passes_after_each_phase(
-    result: FaultRunResult, reliability_tally: ReliabilityTally
+    result: FaultRunResult, tally: ReliabilityTally
 ) -> None:
     for phase in result.phases:
         assert phase.check.exit_code == 0, f"after {phase.name}: {phase.check.describe()}"
-        reliability_tally.add("`coalition check` runs passed", 1)
+        tally.add("`coalition check` runs passed", 1)
     assert result.final_check.exit_code == 0, f"after settling: {result.final_check.describe()}"
-    reliability_tally.add("`coalition check` runs passed", 1)
+    tally.add("`coalition check` runs passed", 1)
 
 
 def test_settling_conserves_money(
     result: FaultRunResult,
     transfers: dict[str, HubTransfer],
     engine: Engine,
-    reliability_tally: ReliabilityTally,
+    tally: ReliabilityTally,
 ) -> None:
     for settlement in result.settlements:
         assert settlement.exit_code == 0, settlement.describe()
@@ -296,4 +307,4 @@ def test_settling_conserves_money(
         assert settled.nets == expected_nets(on_day), f"{day}: positions differ from transfers"
         assert settled.transfer_ids == sorted(t.transfer_id for t in on_day), f"{day}: records"
         assert settled.paid["pay_in"] == settled.paid["pay_out"], f"{day}: {settled.paid}"
-        reliability_tally.add("settlement days netted to zero", 1)
+        tally.add("settlement days netted to zero", 1)
