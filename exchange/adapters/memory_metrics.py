@@ -7,12 +7,11 @@ settlement runs), by the same rule settlement uses.
 
 from __future__ import annotations
 
-import copy
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
 
+from exchange.adapters.memory_metric_tables import MetricTables
+from exchange.adapters.memory_store import InMemoryStore
 from exchange.domain.metrics import (
     COALITION,
     Cell,
@@ -25,25 +24,6 @@ from exchange.domain.metrics import (
 from exchange.domain.transfers import TransferKind, TransferState
 from settlement.model import TransferRecord
 from settlement.netting import Netting
-
-if TYPE_CHECKING:
-    from exchange.adapters.memory_store import InMemoryStore
-
-CellKey = tuple[str, str, str, str, str]  # metric, day, subject, counterpart, dimension
-
-
-@dataclass
-class MetricTables:
-    """The rollup tables of one in-memory store; copied table by table with it."""
-
-    cells: dict[CellKey, int] = field(default_factory=dict)
-    folded: dict[str, int] = field(default_factory=dict)
-    links: dict[tuple[str, str], str] = field(default_factory=dict)
-    activity: dict[tuple[str, str, str], str] = field(default_factory=dict)
-    reports: dict[tuple[str, str], ProgrammeReport] = field(default_factory=dict)
-
-    def __copy__(self) -> MetricTables:
-        return MetricTables(*(copy.copy(table) for table in vars(self).values()))
 
 
 class InMemoryMetricsRepository:

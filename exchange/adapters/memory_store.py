@@ -5,7 +5,7 @@ from __future__ import annotations
 import copy
 from dataclasses import dataclass, field, fields
 
-from exchange.adapters.memory_metrics import MetricTables
+from exchange.adapters.memory_metric_tables import MetricTables
 from exchange.domain.events import FeedPosition, StoredEvent
 from exchange.domain.ledger import AccountRef, Counters, Entry, JournalKind
 from exchange.domain.members import LinkCode, MemberId

@@ -12,12 +12,10 @@ from typing import Any
 
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 from sqlalchemy import Engine
-from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, RedirectResponse, Response
-from starlette.routing import Mount, Route
-from starlette.staticfiles import StaticFiles
+from starlette.routing import Route
 
 from coalition.keys import SigningKey
 from exchange.adapters.clock import SystemClock
@@ -142,7 +140,7 @@ class Console:
         )
 
 
-def _handlers(console: Console) -> dict[Any, Callable[..., Any]]:
+def exception_handlers(console: Console) -> dict[Any, Callable[..., Any]]:
     def login_required(request: Request, _error: Exception) -> Response:
         target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
         return RedirectResponse(f"/login?next={_quote(target)}", status_code=303)
@@ -233,20 +231,3 @@ def _quote(target: str) -> str:
     from urllib.parse import quote
 
     return quote(target, safe="/")
-
-
-def create_app(settings: ConsoleSettings) -> Starlette:
-    from exchange.console import routes_auth, routes_kpis, routes_settlement, routes_work
-    from exchange.console.security import ConsoleSecurity
-
-    console = Console(settings)
-    routes: list[Route | Mount] = [
-        *routes_auth.routes(console),
-        *routes_settlement.routes(console),
-        *routes_work.routes(console),
-        *routes_kpis.routes(console),
-        Mount("/static", StaticFiles(directory=PACKAGE_DIR / "static"), name="static"),
-    ]
-    app = Starlette(routes=routes, exception_handlers=_handlers(console))
-    app.add_middleware(ConsoleSecurity)
-    return app

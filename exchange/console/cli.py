@@ -85,7 +85,8 @@ def cmd_console(args: argparse.Namespace) -> None:
 
     from coalition.keys import load_signing_key
     from exchange.adapters.sql.engine import create_database_engine
-    from exchange.console.app import ConsoleSettings, create_app
+    from exchange.console.app import ConsoleSettings
+    from exchange.console.application import create_app
     from exchange.operations import ensure_schema
     from exchange.services.export_files import load_bank_accounts
 

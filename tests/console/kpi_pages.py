@@ -14,7 +14,8 @@ from starlette.testclient import TestClient
 
 from coalition.keys import SigningKey
 from exchange.console import auth
-from exchange.console.app import SESSION_COOKIE, ConsoleSettings, create_app
+from exchange.console.app import SESSION_COOKIE, ConsoleSettings
+from exchange.console.application import create_app
 from exchange.console.auth import Role
 from tests.console.support import ensure_console_tables
 from tests.metrics.records import CALENDAR, Records, StepClock, noon_us

@@ -17,7 +17,8 @@ from coalition.keys import SigningKey
 from exchange.adapters.sql.engine import create_database_engine
 from exchange.adapters.sql.metrics_repository import SqlMetricsRepository
 from exchange.console import auth
-from exchange.console.app import SESSION_COOKIE, ConsoleSettings, create_app
+from exchange.console.app import SESSION_COOKIE, ConsoleSettings
+from exchange.console.application import create_app
 from exchange.domain.metrics_release import Series
 from exchange.services import analytics
 from settlement.calendar import CoalitionCalendar

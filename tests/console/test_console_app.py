@@ -10,7 +10,8 @@ from starlette.testclient import TestClient
 
 from coalition.keys import SigningKey
 from exchange.console import routes_settlement
-from exchange.console.app import ConsoleSettings, create_app
+from exchange.console.app import ConsoleSettings
+from exchange.console.application import create_app
 from settlement.calendar import CoalitionCalendar
 from tests.console.support import ensure_console_tables
 
