@@ -25,6 +25,7 @@ from sqlalchemy.orm import Session
 from sqlalchemy.pool import NullPool
 
 from exchange import operations
+from exchange.adapters.sql import partitions
 from exchange.adapters.sql.engine import is_connection_lost, is_sqlite, run_with_retries
 from exchange.adapters.sql.settlement_store import unsettled_days_through
 from exchange.adapters.telemetry import HubTelemetry, quiet
@@ -142,6 +143,7 @@ class BackgroundWork:
     _threads: list[threading.Thread] = field(default_factory=list)
 
     def start(self) -> None:
+        self._partitions_ahead()
         loops: tuple[tuple[str, Callable[[], float], Callable[[], None]], ...] = (
             ("purge", lambda: limits.PURGE_INTERVAL_S, self._purge),
             ("timeouts", lambda: limits.TIMEOUT_SWEEP_INTERVAL_S, self._void),
@@ -153,6 +155,16 @@ class BackgroundWork:
             )
             thread.start()
             self._threads.append(thread)
+
+    def _partitions_ahead(self) -> None:
+        """Today's partitions before the first purge tick, even after a long shutdown."""
+        if is_sqlite(str(self.engine.url)):
+            return
+        try:
+            with quiet():
+                partitions.ensure_partitions(self.engine, self.clock.now_us())
+        except DBAPIError:
+            log.warning("could not create partitions ahead at start; the purge will", exc_info=True)
 
     def stop(self, grace_s: float) -> None:
         self._stopping.set()
