@@ -24,7 +24,7 @@ OBSERVER_APPLICATION = "coalition-reliability-observer"
 # A backend inside a statement or an open transaction: a call is using it right now.
 BUSY_BACKENDS = text(
     """
-    SELECT pid, state, left(query, 100) FROM pg_stat_activity
+    SELECT pid, state, left(query, 100), coalesce(application_name, '') FROM pg_stat_activity
     WHERE datname = :database AND pid <> pg_backend_pid()
       AND coalesce(application_name, '') <> :observer
       AND backend_type = 'client backend'
@@ -43,6 +43,8 @@ class Termination:
     stage: str
     state: str
     query: str
+    # Whose backend it was: coalition-hub-<pid> for a hub process's calls.
+    application: str
 
 
 class _FaultThread:
@@ -119,9 +121,9 @@ class BackendTerminator(_FaultThread):
                     ).all()
                     if not busy or not self.record.busy():
                         continue
-                    pid, state, query = rng.choice(busy)
+                    pid, state, query, application = rng.choice(busy)
                     if connection.execute(TERMINATE, {"pid": pid}).scalar():
-                        self.terminations.append(Termination(stage, state, query))
+                        self.terminations.append(Termination(stage, state, query, application))
                         self.by_stage[stage] += 1
                         self.stop.wait(TERMINATION_GAP_S)
         finally:

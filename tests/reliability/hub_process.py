@@ -182,7 +182,8 @@ class HubProcess:
         """SIGKILL the hub (the supervisor: its workers die with it): no handler runs, no
         transaction commits, no connection closes cleanly."""
         process = self._running()
-        workers = self.workers()
+        # With one process the hub is the child itself, reaped by wait() below.
+        workers = self.workers() - {process.pid}
         process.send_signal(signal.SIGKILL)
         exit_code = process.wait(HUB_STOP_S_MAX)
         self.process = None

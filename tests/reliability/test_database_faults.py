@@ -52,6 +52,8 @@ TERMINATIONS_MIN = 20
 # The scenario runs against each of these numbers of hub processes.
 HUB_PROCESSES = (1, 2)
 SHOWN_MAX = 10
+# The application_name of a hub process's database connections, then its pid.
+HUB_PREFIX = "coalition-hub-"
 
 RunAndResult = tuple[FaultRun, FaultRunResult]
 
@@ -163,9 +165,20 @@ def test_backends_were_terminated_mid_call_in_every_state_changing_rpc(
     for rpc, count in sorted(by_rpc.items()):
         tally.add(f"backend terminations mid-call: {rpc}", count)
     tally.add("database backends terminated mid-call", len(terminations))
+    hubs = Counter(t.application for t in terminations if t.application.startswith(HUB_PREFIX))
+    tally.add("database backends terminated mid-call: hub processes hit", len(hubs))
     missing = sorted(TERMINATED_RPCS_REQUIRED - set(by_rpc))
     assert missing == [], f"no backend terminated during {missing}; got {dict(by_rpc)}"
     assert len(terminations) >= TERMINATIONS_MIN, dict(by_rpc)
+
+
+def test_every_hub_process_had_backends_terminated_mid_call(
+    result: FaultRunResult, phases: dict[str, PhaseResult]
+) -> None:
+    """With two processes the clients' calls, and so the faults, reach both of them."""
+    terminations = [t for phase in phases.values() for t in phase.terminations]
+    hubs = Counter(t.application for t in terminations if t.application.startswith(HUB_PREFIX))
+    assert hubs.keys() == {f"{HUB_PREFIX}{pid}" for pid in result.workers_before}, dict(hubs)
 
 
 def test_the_database_connection_was_cut_under_load(
