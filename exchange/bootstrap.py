@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
+from types import ModuleType
 
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
+from google.protobuf.descriptor import ServiceDescriptor
 from sqlalchemy import Engine
 
 from coalition.keys import SigningKey, load_signing_key
@@ -114,14 +116,7 @@ def bootstrap(
     install_log_correlation()
     hub_telemetry = HubTelemetry(telemetry, engine)
     notifier = FeedNotifier()
-    uow_factory = SqlUnitOfWorkFactory(
-        engine,
-        encoder=SignedEventEncoder(hub_key),
-        clock=clock,
-        vault_key=derive_key(hub_key, VAULT_KEY_INFO),
-        response_key=derive_key(hub_key, RESPONSE_KEY_INFO),
-        feed_listener=notifier.notify,
-    )
+    uow_factory = _uow_factory(engine, hub_key, clock, notifier)
     pipeline = RequestPipeline(
         PipelineSettings(settings.audience, settings.client_ca_path is not None),
         uow_factory,
@@ -130,52 +125,67 @@ def bootstrap(
         RequestTelemetry(hub_telemetry.meter),
         PartnerRateLimiter(settings.rate_limit_per_s, settings.rate_limit_burst),
     )
-    services = [
-        (
-            partner_pb2.DESCRIPTOR.services_by_name["PartnerService"],
-            PartnerServicer(clock, hub_key, settings.audience, key_created_at_us),
-        ),
-        (identity_pb2.DESCRIPTOR.services_by_name["IdentityService"], IdentityServicer(clock)),
-        (
-            event_pb2.DESCRIPTOR.services_by_name["EventService"],
-            EventServicer(uow_factory, notifier),
-        ),
-        (tier_pb2.DESCRIPTOR.services_by_name["TierService"], TierServicer(clock)),
-        (
-            exchange_pb2.DESCRIPTOR.services_by_name["ExchangeService"],
-            ExchangeServicer(
-                clock,
-                hub_key,
-                TransferSettings(
-                    settings.fee_basis_points, settings.transfer_timeout_s, settings.calendar
-                ),
-            ),
-        ),
-        (
-            settlement_pb2.DESCRIPTOR.services_by_name["SettlementService"],
-            SettlementServicer(clock, hub_key, settings.calendar),
-        ),
-        analytics_service(clock),
-    ]
-    server, health_servicer, port = build_server(
+    services = _services(settings, clock, hub_key, key_created_at_us, uow_factory, notifier)
+    server, health, port = build_server(
         settings, pipeline, services, server_interceptors(telemetry)
     )
     background = BackgroundWork(
         settings, engine, uow_factory, clock, hub_telemetry, lease_for(engine)
     )
     return Hub(
-        settings,
+        settings, engine, uow_factory, clock, hub_key, server, health, port, notifier,
+        hub_telemetry, background,
+    )  # fmt: skip
+
+
+def _uow_factory(
+    engine: Engine, hub_key: SigningKey, clock: Clock, notifier: FeedNotifier
+) -> SqlUnitOfWorkFactory:
+    return SqlUnitOfWorkFactory(
         engine,
-        uow_factory,
-        clock,
-        hub_key,
-        server,
-        health_servicer,
-        port,
-        notifier,
-        hub_telemetry,
-        background,
+        encoder=SignedEventEncoder(hub_key),
+        clock=clock,
+        vault_key=derive_key(hub_key, VAULT_KEY_INFO),
+        response_key=derive_key(hub_key, RESPONSE_KEY_INFO),
+        feed_listener=notifier.notify,
     )
+
+
+def _services(
+    settings: Settings,
+    clock: Clock,
+    hub_key: SigningKey,
+    key_created_at_us: int | None,
+    uow_factory: UnitOfWorkFactory,
+    notifier: FeedNotifier,
+) -> list[tuple[ServiceDescriptor, object]]:
+    """Every coalition.v1 service with the servicer that answers it."""
+    transfer_settings = TransferSettings(
+        settings.fee_basis_points, settings.transfer_timeout_s, settings.calendar
+    )
+
+    def service(module: ModuleType, name: str) -> ServiceDescriptor:
+        found: ServiceDescriptor = module.DESCRIPTOR.services_by_name[name]
+        return found
+
+    return [
+        (
+            service(partner_pb2, "PartnerService"),
+            PartnerServicer(clock, hub_key, settings.audience, key_created_at_us),
+        ),
+        (service(identity_pb2, "IdentityService"), IdentityServicer(clock)),
+        (service(event_pb2, "EventService"), EventServicer(uow_factory, notifier)),
+        (service(tier_pb2, "TierService"), TierServicer(clock)),
+        (
+            service(exchange_pb2, "ExchangeService"),
+            ExchangeServicer(clock, hub_key, transfer_settings),
+        ),
+        (
+            service(settlement_pb2, "SettlementService"),
+            SettlementServicer(clock, hub_key, settings.calendar),
+        ),
+        analytics_service(clock),
+    ]
 
 
 VAULT_KEY_INFO = b"coalition-exchange member vault v1"

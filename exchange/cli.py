@@ -82,6 +82,16 @@ def build_parser() -> argparse.ArgumentParser:
         "one per core on PostgreSQL, one on SQLite)",
     )
 
+    _add_admin_commands(commands)
+    _add_day_commands(commands)
+    add_metrics_command(commands)
+    add_console_commands(commands)
+    PLUGIN_HANDLERS.update(_plugin_commands(commands))
+    return parser
+
+
+def _add_admin_commands(commands: Any) -> None:
+    """Schema, keys and partners."""
     db = commands.add_parser("db", help="database schema").add_subparsers(dest="db", required=True)
     _database_option(db.add_parser("upgrade", help="migrate to the newest schema"))
 
@@ -102,6 +112,9 @@ def build_parser() -> argparse.ArgumentParser:
     _database_option(add)
     _database_option(partner_commands.add_parser("list", help="print the directory"))
 
+
+def _add_day_commands(commands: Any) -> None:
+    """The ledger check and a business day's settlement, files and reconciliation."""
     check = commands.add_parser(
         "check", help="recompute the ledger from its entries; exit 1 on any difference"
     )
@@ -133,11 +146,6 @@ def build_parser() -> argparse.ArgumentParser:
         "file", type=Path, help="transfer_id,direction,points,amount_minor,currency"
     )
     _database_option(reconcile)
-
-    add_metrics_command(commands)
-    add_console_commands(commands)
-    PLUGIN_HANDLERS.update(_plugin_commands(commands))
-    return parser
 
 
 # Commands of tools that build on the hub (the demo, the benchmark) plug in through entry points
