@@ -123,6 +123,13 @@ def check_terms(terms: RateTerms) -> None:
         "must be at least the minimum",
     )
     _check_bonus(terms, checks)
+    _check_price(terms, checks)
+    checks.raise_if_any()
+
+
+def _check_price(terms: RateTerms, checks: FieldChecks) -> None:
+    """The currency, the price, and the largest transfer within what points and amounts hold;
+    the effective period."""
     checks.require(
         terms.currency in CURRENCY_MINOR_UNITS,
         "terms.settlement_currency_code",
@@ -153,7 +160,6 @@ def check_terms(terms: RateTerms) -> None:
         "terms.effective_to",
         "must be after effective_from",
     )
-    checks.raise_if_any()
 
 
 def _largest_amount_minor(terms: RateTerms) -> Decimal:
