@@ -93,13 +93,21 @@ QUOTE_ID, TRANSFER_ID = "qt_8c1d5e2f7a4b9036d1e0c2b4", "tr_5f0c2a9e81d34b7766a1c
 AGREEMENT_ID = "rt_4a7e19c03b8d52f6"
 COMPLETED_US = 1_795_444_215_123_456
 QUOTE = Quote(
-    QUOTE_ID, "skyway", "harbor", "cm_unused", SKYWAY_PPID, HARBOR_PPID, AGREEMENT_ID, 1,
-    12_000, 3_000, 0, "EUR", 4_500, 11, T0_US + 1 * SECOND_US, T0_US + 121 * SECOND_US, b"", b"",
+    quote_id=QUOTE_ID, source_partner_id="skyway", destination_partner_id="harbor",
+    cmid="cm_unused", source_ppid=SKYWAY_PPID, destination_ppid=HARBOR_PPID,
+    agreement_id=AGREEMENT_ID, agreement_version=1, source_points=12_000,
+    destination_points=3_000, bonus_points=0, currency="EUR", settlement_amount_minor=4_500,
+    fee_minor=11, created_at_us=T0_US + 1 * SECOND_US, expires_at_us=T0_US + 121 * SECOND_US,
+    payload=b"", signature=b"",
 )
 PENDING = Transfer(
-    TRANSFER_ID, TransferKind.TRANSFER, TransferState.PENDING, "skyway", "harbor", "cm_unused",
-    SKYWAY_PPID, HARBOR_PPID, 12_000, 3_000, 0, "EUR", 4_500, 11, AGREEMENT_ID, 1, QUOTE_ID,
-    None, T0_US + 2 * SECOND_US, T0_US + 902 * SECOND_US,
+    transfer_id=TRANSFER_ID, kind=TransferKind.TRANSFER, state=TransferState.PENDING,
+    source_partner_id="skyway", destination_partner_id="harbor", cmid="cm_unused",
+    source_ppid=SKYWAY_PPID, destination_ppid=HARBOR_PPID, source_points=12_000,
+    destination_points=3_000, bonus_points=0, currency="EUR", settlement_amount_minor=4_500,
+    fee_minor=11, agreement_id=AGREEMENT_ID, agreement_version=1, quote_id=QUOTE_ID,
+    original_transfer_id=None, created_at_us=T0_US + 2 * SECOND_US,
+    timeout_at_us=T0_US + 902 * SECOND_US,
 )
 COMPLETED = PENDING.completed(COMPLETED_US, "2026-11-23")
 

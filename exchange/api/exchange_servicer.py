@@ -14,13 +14,15 @@ from exchange.api.transfer_codec import (
     STATES_FROM_MESSAGE,
     QuoteSigner,
     quote_message,
+    quote_request,
     transfer_message,
+    transfer_order,
 )
 from exchange.domain.errors import invalid
 from exchange.domain.ports import Clock
 from exchange.domain.rates import RateAgreement, RateTerms
 from exchange.services import rates, transfers
-from exchange.services.transfers import TransferOrder, TransferSettings
+from exchange.services.transfers import TransferSettings
 
 POSITION_SEPARATOR = "|"
 
@@ -130,12 +132,7 @@ class ExchangeServicer:
             self.clock,
             self.settings,
             self.seal,
-            transfers.QuoteRequest(
-                call.partner_id,
-                request.ppid,
-                request.destination_partner_id,
-                request.source_points,
-            ),
+            quote_request(request, call.partner_id),
         )
         return pb.CreateQuoteResponse(quote=quote_message(quote, self.hub_key.key_id))
 
@@ -143,11 +140,8 @@ class ExchangeServicer:
     def create_transfer(
         self, request: pb.CreateTransferRequest, call: CallContext
     ) -> pb.CreateTransferResponse:
-        order = TransferOrder(
-            request.quote_id, request.ppid, request.destination_partner_id, request.source_points
-        )
         transfer = transfers.start_transfer(
-            call.uow, self.clock, self.settings, call.partner_id, order
+            call.uow, self.clock, self.settings, call.partner_id, transfer_order(request)
         )
         return pb.CreateTransferResponse(transfer=transfer_message(transfer, call.partner_id))
 

@@ -17,7 +17,7 @@ from coalition import wire
 from coalition.v1 import exchange_pb2 as pb
 from exchange.api import catalog
 from exchange.api.pipeline import CallContext, idempotency_in_progress, replayed
-from exchange.api.transfer_codec import transfer_message
+from exchange.api.transfer_codec import transfer_message, transfer_order
 from exchange.domain import limits
 from exchange.domain.errors import DomainError, FieldChecks
 from exchange.domain.ports import Clock, StoredResponse
@@ -70,12 +70,6 @@ def check_transfer_ids(transfer_ids: Sequence[str]) -> None:
     checks.raise_if_any()
 
 
-def _order(message: pb.CreateTransferRequest) -> TransferOrder:
-    return TransferOrder(
-        message.quote_id, message.ppid, message.destination_partner_id, message.source_points
-    )
-
-
 @dataclass(frozen=True)
 class _Entry:
     key: str
@@ -95,7 +89,7 @@ class BatchRunner:
         entries = [
             _Entry(
                 entry.idempotency_key,
-                _order(entry.transfer),
+                transfer_order(entry.transfer),
                 hashlib.sha256(entry.transfer.SerializeToString(deterministic=True)).digest(),
             )
             for entry in request.entries

@@ -8,6 +8,8 @@ from coalition.v1 import common_pb2
 from coalition.v1 import exchange_pb2 as pb
 from exchange.api.convert import timestamp
 from exchange.domain.transfers import Quote, Transfer, TransferKind, TransferState, VoidReason
+from exchange.services.transfer_engine import TransferRequest
+from exchange.services.transfers import TransferOrder
 
 QUOTE_SIGNING_KIND = "quote"
 RECEIPT_SIGNING_KIND = "receipt"
@@ -25,6 +27,25 @@ VOID_REASONS = {
     VoidReason.REJECTED: pb.VOID_REASON_REJECTED,
     VoidReason.TIMED_OUT: pb.VOID_REASON_TIMED_OUT,
 }
+
+
+def quote_request(message: pb.CreateQuoteRequest, caller: str) -> TransferRequest:
+    return TransferRequest(
+        caller=caller,
+        ppid=message.ppid,
+        destination_partner_id=message.destination_partner_id,
+        source_points=message.source_points,
+    )
+
+
+def transfer_order(message: pb.CreateTransferRequest) -> TransferOrder:
+    """A CreateTransfer call's order, alone or as a batch entry."""
+    return TransferOrder(
+        quote_id=message.quote_id,
+        ppid=message.ppid,
+        destination_partner_id=message.destination_partner_id,
+        source_points=message.source_points,
+    )
 
 
 def money(amount_minor: int, currency: str) -> common_pb2.Money:

@@ -24,7 +24,7 @@ class VoidReason(enum.Enum):
     TIMED_OUT = "timed_out"
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class Quote:
     quote_id: str
     source_partner_id: str
@@ -47,7 +47,7 @@ class Quote:
     transfer_id: str | None = None
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class Transfer:
     """One movement of points. Source and destination keep their meaning for a reversal:
     the source is the partner whose member gets points back, the destination debits."""

@@ -1,20 +1,18 @@
 """Starting and confirming many transfers in one unit of work, in a handful of statements.
 
-The rules are those of the single-transfer handlers, checked in the same order with the same
-refusals; only the reads and writes are gathered: every member, link, agreement and daily
-total is read once up front, and every transfer, journal and event is written in one go.
+Each entry is priced by the one transfer engine (exchange/services/transfer_engine.py), so the
+rules, their order and their refusals are those of a single transfer; only the reads and
+writes are gathered: every member, link, agreement and daily total is read once up front, and
+every transfer, journal and event is written in one go.
 Refusals come before any write, so a refused item leaves nothing behind.
 """
 
 from __future__ import annotations
 
-import secrets
 from collections import defaultdict
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
 
-from exchange.domain import limits
-from exchange.domain.errors import DomainError, ErrorCode, invalid
+from exchange.domain.errors import DomainError, ErrorCode
 from exchange.domain.events import CreditRequested, FeedEvent, TransferCompleted, TransferVoided
 from exchange.domain.ledger import (
     Journal,
@@ -24,145 +22,38 @@ from exchange.domain.ledger import (
     transfer_legs,
     void_journal,
 )
-from exchange.domain.members import MemberId, check_ppid, member_not_found
 from exchange.domain.ports import UnitOfWork
-from exchange.domain.rates import RateAgreement, effective_version, price
-from exchange.domain.tiers import DAY_US
-from exchange.domain.transfers import Transfer, TransferKind, TransferState, VoidReason
-from exchange.services.tiers import check_partner_field
+from exchange.domain.transfers import Transfer, TransferState, VoidReason
+from exchange.services.transfer_engine import (
+    TransferRequest,
+    pending_transfer,
+    price_transfer,
+    read_batch_facts,
+)
 
 Outcome = Transfer | DomainError
-
-
-@dataclass(frozen=True)
-class InlineRequest:
-    """A transfer priced now by the agreement in force: whose member, where, how many points."""
-
-    ppid: str
-    destination_partner_id: str
-    source_points: int
-
-
-@dataclass(frozen=True)
-class TransferTerms:
-    fee_basis_points: int
-    timeout_s: int
-
-
-def check_daily_cap(agreement: RateAgreement, used: int, points: int) -> None:
-    cap = agreement.terms.member_daily_cap_source_points
-    if used + points > cap:
-        raise DomainError(
-            ErrorCode.DAILY_CAP_EXCEEDED,
-            f"this member may move {cap} points a day to this partner; {used} are used today",
-        )
-
-
-@dataclass
-class _Known:
-    """What a batch reads up front. Daily totals grow as the batch's own transfers start."""
-
-    members: dict[str, MemberId]
-    linked: dict[str, list[MemberId]]
-    partner_refusals: dict[str, DomainError | None]
-    agreements: dict[str, RateAgreement | None]
-    used: dict[tuple[str, str], int]
-
-
-def _partner_refusal(uow: UnitOfWork, caller: str, destination: str) -> DomainError | None:
-    try:
-        check_partner_field(uow, destination, "destination_partner_id")
-    except DomainError as refusal:
-        return refusal
-    if destination == caller:
-        return DomainError(ErrorCode.SAME_PROGRAM, "points cannot move into their own program")
-    return None
-
-
-def _read_known(
-    uow: UnitOfWork, caller: str, requests: Sequence[InlineRequest], now_us: int
-) -> _Known:
-    members = uow.members.get_ppids(caller, [r.ppid for r in requests])
-    cmids = sorted({member.cmid for member in members.values()})
-    # Locked before the daily totals are read: concurrent transfers of a member queue here.
-    uow.members.lock_members(cmids)
-    destinations = sorted({r.destination_partner_id for r in requests})
-    refusals = {d: _partner_refusal(uow, caller, d) for d in destinations}
-    agreements: dict[str, RateAgreement | None] = {}
-    used: dict[tuple[str, str], int] = defaultdict(int)
-    day_start_us = now_us - now_us % DAY_US
-    for destination in (d for d in destinations if refusals[d] is None):
-        agreements[destination] = effective_version(uow.rates.versions(caller, destination), now_us)
-        totals = uow.transfers.source_points_since_by_member(
-            cmids, caller, destination, day_start_us
-        )
-        used.update({(cmid, destination): total for cmid, total in totals.items()})
-    return _Known(members, uow.members.ppids_of_members(cmids), refusals, agreements, used)
-
-
-def _priced_transfer(
-    known: _Known, caller: str, request: InlineRequest, terms: TransferTerms, now_us: int
-) -> Transfer:
-    """One entry under the rules of a single transfer, in the same order, or its refusal."""
-    if not 0 < request.source_points <= limits.TRANSFER_POINTS_MAX:
-        raise invalid("source_points", "must be a positive number of points")
-    member = known.members.get(check_ppid(request.ppid))
-    if member is None:
-        raise member_not_found()
-    destination = request.destination_partner_id
-    refusal = known.partner_refusals[destination]
-    if refusal is not None:
-        raise refusal
-    counterpart = next(
-        (m for m in known.linked.get(member.cmid, []) if m.partner_id == destination), None
-    )
-    if counterpart is None:
-        raise DomainError(ErrorCode.NOT_LINKED, "the member is not linked at that partner")
-    agreement = known.agreements[destination]
-    if agreement is None:
-        raise DomainError(ErrorCode.NO_RATE_AGREEMENT, "no accepted rate agreement in force")
-    pricing = price(agreement.terms, request.source_points, now_us, terms.fee_basis_points)
-    check_daily_cap(agreement, known.used[(member.cmid, destination)], pricing.source_points)
-    known.used[(member.cmid, destination)] += pricing.source_points
-    return Transfer(
-        "tr_" + secrets.token_hex(12),
-        TransferKind.TRANSFER,
-        TransferState.PENDING,
-        caller,
-        destination,
-        member.cmid,
-        member.ppid,
-        counterpart.ppid,
-        pricing.source_points,
-        pricing.destination_points,
-        pricing.bonus_points,
-        agreement.terms.currency,
-        pricing.settlement_amount_minor,
-        pricing.fee_minor,
-        agreement.agreement_id,
-        agreement.version,
-        None,
-        None,
-        now_us,
-        now_us + terms.timeout_s * 1_000_000,
-    )
 
 
 def start_inline_transfers(
     uow: UnitOfWork,
     now_us: int,
-    terms: TransferTerms,
     caller: str,
-    requests: Sequence[InlineRequest],
+    requests: Sequence[TransferRequest],
+    *,
+    fee_basis_points: int,
+    timeout_s: int,
 ) -> list[Outcome]:
     """Starts each transfer the rules allow, in order; the others get their refusal."""
-    known = _read_known(uow, caller, requests, now_us)
+    facts = read_batch_facts(uow, caller, requests, now_us)
     outcomes: list[Outcome] = []
     for request in requests:
         try:
-            outcomes.append(_priced_transfer(known, caller, request, terms, now_us))
+            pricing = price_transfer(facts, request, now_us, fee_basis_points)
         except DomainError as refusal:
             outcomes.append(refusal)
+            continue
+        facts.count(pricing)
+        outcomes.append(pending_transfer(pricing, now_us=now_us, timeout_s=timeout_s))
     record_starts(uow, [o for o in outcomes if isinstance(o, Transfer)])
     return outcomes
 

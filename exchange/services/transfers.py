@@ -12,20 +12,22 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 
 from exchange.domain import limits
-from exchange.domain.errors import DomainError, ErrorCode, FieldChecks, invalid
-from exchange.domain.events import (
-    DebitRequested,
-)
+from exchange.domain.errors import DomainError, ErrorCode, invalid
+from exchange.domain.events import DebitRequested
 from exchange.domain.ledger import Leg, hold_journal, transfer_legs
-from exchange.domain.members import PPID_PATTERN, MemberId
-from exchange.domain.partners import PARTNER_ID_PATTERN
 from exchange.domain.ports import Clock, QuoteSealer, UnitOfWork
-from exchange.domain.rates import RateAgreement, effective_version, price
-from exchange.domain.tiers import DAY_US
 from exchange.domain.transfers import Quote, Transfer, TransferKind, TransferState, VoidReason
 from exchange.services import bulk_transfers as bulk
-from exchange.services.identity import own_member
-from exchange.services.tiers import check_partner_field
+from exchange.services.transfer_engine import (
+    TransferRequest,
+    UnitOfWorkFacts,
+    check_daily_cap,
+    check_request_fields,
+    new_quote,
+    pending_transfer,
+    price_transfer,
+    quoted_pricing,
+)
 from settlement.calendar import CoalitionCalendar
 
 
@@ -36,124 +38,19 @@ class TransferSettings:
     calendar: CoalitionCalendar = field(default_factory=CoalitionCalendar)
 
 
-def _counterpart(uow: UnitOfWork, member: MemberId, partner_id: str) -> MemberId:
-    linked = next(
-        (m for m in uow.members.ppids_of(member.cmid) if m.partner_id == partner_id), None
-    )
-    if linked is None:
-        raise DomainError(ErrorCode.NOT_LINKED, "the member is not linked at that partner")
-    return linked
-
-
-def _agreement_in_force(
-    uow: UnitOfWork, source: str, destination: str, at_us: int
-) -> RateAgreement:
-    agreement = effective_version(uow.rates.versions(source, destination), at_us)
-    if agreement is None:
-        raise DomainError(ErrorCode.NO_RATE_AGREEMENT, "no accepted rate agreement in force")
-    return agreement
-
-
-def _check_daily_cap(
-    uow: UnitOfWork, agreement: RateAgreement, cmid: str, points: int, now_us: int
-) -> None:
-    day_start_us = now_us - now_us % DAY_US
-    used = uow.transfers.source_points_since(
-        cmid, agreement.source_partner_id, agreement.destination_partner_id, day_start_us
-    )
-    bulk.check_daily_cap(agreement, used, points)
-
-
-@dataclass(frozen=True)
-class QuoteRequest:
-    caller: str
-    ppid: str
-    destination_partner_id: str
-    source_points: int
-
-
-@dataclass(frozen=True)
-class Pricing:
-    """Everything the agreement in force says about one member's transfer, checked."""
-
-    member: MemberId
-    counterpart: MemberId
-    agreement: RateAgreement
-    source_points: int
-    destination_points: int
-    bonus_points: int
-    settlement_amount_minor: int
-    fee_minor: int
-
-
-def _price_now(
-    uow: UnitOfWork, now_us: int, settings: TransferSettings, request: QuoteRequest
-) -> Pricing:
-    """Checks the request and prices it under the agreement in force; writes nothing."""
-    checks = FieldChecks()
-    checks.require(
-        bool(PPID_PATTERN.fullmatch(request.ppid)), "ppid", "is not a ppid issued by this hub"
-    )
-    checks.require(
-        bool(PARTNER_ID_PATTERN.fullmatch(request.destination_partner_id)),
-        "destination_partner_id",
-        "is not a partner id",
-    )
-    checks.require(
-        0 < request.source_points <= limits.TRANSFER_POINTS_MAX,
-        "source_points",
-        "must be a positive number of points",
-    )
-    checks.raise_if_any()
-    member = own_member(uow, request.caller, request.ppid)
-    check_partner_field(uow, request.destination_partner_id, "destination_partner_id")
-    if request.destination_partner_id == request.caller:
-        raise DomainError(ErrorCode.SAME_PROGRAM, "points cannot move into their own program")
-    counterpart = _counterpart(uow, member, request.destination_partner_id)
-    agreement = _agreement_in_force(uow, request.caller, request.destination_partner_id, now_us)
-    pricing = price(agreement.terms, request.source_points, now_us, settings.fee_basis_points)
-    _check_daily_cap(uow, agreement, member.cmid, request.source_points, now_us)
-    return Pricing(
-        member,
-        counterpart,
-        agreement,
-        pricing.source_points,
-        pricing.destination_points,
-        pricing.bonus_points,
-        pricing.settlement_amount_minor,
-        pricing.fee_minor,
-    )
-
-
 def create_quote(
     uow: UnitOfWork,
     clock: Clock,
     settings: TransferSettings,
     seal: QuoteSealer,
-    request: QuoteRequest,
+    request: TransferRequest,
 ) -> Quote:
+    """Prices the request now and keeps the hub-sealed terms for QUOTE_TTL_S."""
+    # Every bad field is named at once before the engine's rules, which refuse one at a time.
+    check_request_fields(request)
     now_us = clock.now_us()
-    priced = _price_now(uow, now_us, settings, request)
-    quote = Quote(
-        "qt_" + secrets.token_hex(12),
-        request.caller,
-        request.destination_partner_id,
-        priced.member.cmid,
-        priced.member.ppid,
-        priced.counterpart.ppid,
-        priced.agreement.agreement_id,
-        priced.agreement.version,
-        priced.source_points,
-        priced.destination_points,
-        priced.bonus_points,
-        priced.agreement.terms.currency,
-        priced.settlement_amount_minor,
-        priced.fee_minor,
-        now_us,
-        now_us + limits.QUOTE_TTL_S * 1_000_000,
-        b"",
-        b"",
-    )
+    facts = UnitOfWorkFacts(uow, request.caller, now_us)
+    quote = new_quote(price_transfer(facts, request, now_us, settings.fee_basis_points), now_us)
     payload, signature = seal(quote)
     quote = replace(quote, payload=payload, signature=signature)
     uow.transfers.add_quote(quote)
@@ -173,6 +70,14 @@ class TransferOrder:
     def has_inline_terms(self) -> bool:
         return bool(self.ppid or self.destination_partner_id or self.source_points)
 
+    def inline_request(self, caller: str) -> TransferRequest:
+        return TransferRequest(
+            caller=caller,
+            ppid=self.ppid,
+            destination_partner_id=self.destination_partner_id,
+            source_points=self.source_points,
+        )
+
 
 def start_transfer(
     uow: UnitOfWork, clock: Clock, settings: TransferSettings, caller: str, order: TransferOrder
@@ -187,25 +92,34 @@ def start_transfer(
             "quote_id",
             "is required unless ppid, destination_partner_id and source_points are given",
         )
-    request = QuoteRequest(caller, order.ppid, order.destination_partner_id, order.source_points)
-    return create_transfer_inline(uow, clock, settings, request)
+    return create_transfer_inline(uow, clock, settings, order.inline_request(caller))
 
 
 def create_transfer_inline(
-    uow: UnitOfWork, clock: Clock, settings: TransferSettings, request: QuoteRequest
+    uow: UnitOfWork, clock: Clock, settings: TransferSettings, request: TransferRequest
 ) -> Transfer:
-    """Starts a transfer at the rate in force now, with no quote round trip."""
-    inline = bulk.InlineRequest(request.ppid, request.destination_partner_id, request.source_points)
-    (outcome,) = bulk.start_inline_transfers(
-        uow, clock.now_us(), _terms(settings), request.caller, [inline]
-    )
+    """Starts a transfer at the rate in force now, with no quote round trip: a batch of one."""
+    (outcome,) = _start_inline(uow, clock, settings, request.caller, [request])
     if isinstance(outcome, DomainError):
         raise outcome
     return outcome
 
 
-def _terms(settings: TransferSettings) -> bulk.TransferTerms:
-    return bulk.TransferTerms(settings.fee_basis_points, settings.timeout_s)
+def _start_inline(
+    uow: UnitOfWork,
+    clock: Clock,
+    settings: TransferSettings,
+    caller: str,
+    requests: Sequence[TransferRequest],
+) -> list[bulk.Outcome]:
+    return bulk.start_inline_transfers(
+        uow,
+        clock.now_us(),
+        caller,
+        requests,
+        fee_basis_points=settings.fee_basis_points,
+        timeout_s=settings.timeout_s,
+    )
 
 
 def start_transfers(
@@ -218,13 +132,11 @@ def start_transfers(
     """Each order's transfer or refusal. Inline orders start together, in one set of reads
     and writes; orders naming a quote (or malformed) then go one by one."""
     inline = {
-        index: bulk.InlineRequest(o.ppid, o.destination_partner_id, o.source_points)
+        index: o.inline_request(caller)
         for index, o in enumerate(orders)
         if o.has_inline_terms and not o.quote_id
     }
-    started = bulk.start_inline_transfers(
-        uow, clock.now_us(), _terms(settings), caller, list(inline.values())
-    )
+    started = _start_inline(uow, clock, settings, caller, list(inline.values()))
     outcomes: dict[int, bulk.Outcome] = dict(zip(inline, started, strict=True))
     for index, order in enumerate(orders):
         if index not in outcomes:
@@ -286,28 +198,15 @@ def create_transfer(
         raise DomainError(ErrorCode.NOT_LINKED, "the member is no longer linked at that partner")
     agreement = uow.rates.get(quote.agreement_id, quote.agreement_version)
     assert agreement is not None, "a quote names an agreement version that exists"
-    _check_daily_cap(uow, agreement, quote.cmid, quote.source_points, now_us)
-    transfer = Transfer(
-        "tr_" + secrets.token_hex(12),
-        TransferKind.TRANSFER,
-        TransferState.PENDING,
-        quote.source_partner_id,
-        quote.destination_partner_id,
-        quote.cmid,
-        quote.source_ppid,
-        quote.destination_ppid,
-        quote.source_points,
-        quote.destination_points,
-        quote.bonus_points,
-        quote.currency,
-        quote.settlement_amount_minor,
-        quote.fee_minor,
-        quote.agreement_id,
-        quote.agreement_version,
-        quote.quote_id,
-        None,
-        now_us,
-        now_us + settings.timeout_s * 1_000_000,
+    used = UnitOfWorkFacts(uow, caller, now_us).points_used_today(
+        quote.cmid, quote.destination_partner_id
+    )
+    check_daily_cap(agreement, used, quote.source_points)
+    transfer = pending_transfer(
+        quoted_pricing(quote, agreement),
+        now_us=now_us,
+        timeout_s=settings.timeout_s,
+        quote_id=quote.quote_id,
     )
     uow.transfers.mark_quote_used(quote.quote_id, transfer.transfer_id)
     _record_start(uow, transfer)

@@ -25,6 +25,7 @@ from exchange.domain.rates import RateAgreement, RateTerms
 from exchange.domain.tiers import DAY_US
 from exchange.domain.transfers import Quote, Transfer
 from exchange.services import identity, partners, rates, transfers
+from exchange.services.transfer_engine import TransferRequest
 
 T = TypeVar("T")
 
@@ -178,7 +179,9 @@ class InMemoryHub:
         return first_ppid, second_ppid
 
     def quote(self, caller: str, ppid: str, destination: str, points: int) -> Quote:
-        request = transfers.QuoteRequest(caller, ppid, destination, points)
+        request = TransferRequest(
+            caller=caller, ppid=ppid, destination_partner_id=destination, source_points=points
+        )
         return self.commit(
             lambda uow: transfers.create_quote(
                 uow, self.clock, TRANSFER_SETTINGS, seal_quote, request

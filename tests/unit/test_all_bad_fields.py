@@ -17,6 +17,7 @@ from exchange.api import message_checks
 from exchange.api.field_limits import Binary, Text
 from exchange.domain.errors import InvalidArgument
 from exchange.services import transfers
+from exchange.services.transfer_engine import TransferRequest
 from tests.unit.test_field_limits import (
     CASES,
     Case,
@@ -121,7 +122,9 @@ def test_publish_tier_ladder_names_every_bad_tier_field() -> None:
 
 def test_the_quote_handler_alone_names_every_bad_field_too() -> None:
     uow_factory = InMemoryUnitOfWorkFactory()
-    request = transfers.QuoteRequest("skyway", "SKY-1234", "Not A Partner", -5)
+    request = TransferRequest(
+        caller="skyway", ppid="SKY-1234", destination_partner_id="Not A Partner", source_points=-5
+    )
 
     with uow_factory() as uow, pytest.raises(InvalidArgument) as refusal:
         transfers.create_quote(

@@ -21,7 +21,8 @@ from exchange.domain.ledger import (
     post_journal,
     void_journal,
 )
-from exchange.domain.transfers import Transfer, TransferKind, TransferState
+from exchange.domain.transfers import Transfer, TransferState
+from tests.unit.transfer_values import a_transfer
 
 AT_US = 1_700_000_000_000_000
 MEMBERS = AccountRef("skyway", "members", "SKYWAY_MILES")
@@ -30,9 +31,8 @@ LEGS = [Leg(MEMBERS, EXCHANGED_OUT, 1_000)]
 
 
 def transfer(transfer_id: str, state: TransferState) -> Transfer:
-    return Transfer(
-        transfer_id, TransferKind.TRANSFER, state, "skyway", "harbor", "cm_1", "pp_s", "pp_h",
-        1_000, 750, 0, "USD", 300, 0, "rt_1", 1, None, None, AT_US, AT_US + 1,
+    return a_transfer(
+        transfer_id=transfer_id, state=state, created_at_us=AT_US, timeout_at_us=AT_US + 1
     )
 
 
@@ -79,9 +79,7 @@ def test_the_checker_finds_an_unbalanced_journal(
     store: InMemoryStore, ledger: InMemoryLedger
 ) -> None:
     store.transfers["tr_1"] = transfer("tr_1", TransferState.PENDING)
-    lopsided = Journal(
-        JournalKind.HOLD, "tr_1", (Entry(MEMBERS, Side.DEBIT, Phase.HOLD, 1_000),)
-    )
+    lopsided = Journal(JournalKind.HOLD, "tr_1", (Entry(MEMBERS, Side.DEBIT, Phase.HOLD, 1_000),))
 
     ledger.record(lopsided, AT_US)
 
@@ -123,8 +121,11 @@ def test_the_checker_finds_journals_that_do_not_match_the_state(
     store: InMemoryStore, ledger: InMemoryLedger, state: TransferState, kinds: list[JournalKind]
 ) -> None:
     store.transfers["tr_1"] = transfer("tr_1", state)
-    builders = {JournalKind.HOLD: hold_journal, JournalKind.POST: post_journal,
-                JournalKind.VOID: void_journal}
+    builders = {
+        JournalKind.HOLD: hold_journal,
+        JournalKind.POST: post_journal,
+        JournalKind.VOID: void_journal,
+    }
     for kind in kinds:
         ledger.record(builders[kind]("tr_1", LEGS), AT_US)
 

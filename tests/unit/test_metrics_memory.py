@@ -7,40 +7,27 @@ from datetime import date
 from exchange.adapters.memory import InMemoryUnitOfWorkFactory
 from exchange.adapters.memory_store import InMemoryStore
 from exchange.domain.members import MemberId
-from exchange.domain.transfers import Transfer, TransferKind, TransferState
+from exchange.domain.transfers import Transfer, TransferState
 from exchange.services import analytics
 from settlement.calendar import CoalitionCalendar
+from tests.unit.transfer_values import a_transfer
 
 DAY = date(2026, 3, 2)
 NOON_US = 1_772_452_800_000_000  # 2026-03-02T12:00:00Z
 
 
 def _transfer(n: int, cmid: str, amount: int) -> Transfer:
-    return Transfer(
-        f"tr_{n}",
-        TransferKind.TRANSFER,
-        TransferState.COMPLETED,
-        "skyway",
-        "harbor",
-        cmid,
-        "pp_a",
-        "pp_b",
-        1000,
-        750,
-        0,
-        "USD",
-        amount,
-        0,
-        "rt_1",
-        1,
-        None,
-        None,
-        NOON_US,
-        NOON_US + 900_000_000,
-        NOON_US + 2_000_000,
-        None,
-        "",
-        DAY.isoformat(),
+    return a_transfer(
+        transfer_id=f"tr_{n}",
+        state=TransferState.COMPLETED,
+        cmid=cmid,
+        source_ppid="pp_a",
+        destination_ppid="pp_b",
+        settlement_amount_minor=amount,
+        created_at_us=NOON_US,
+        timeout_at_us=NOON_US + 900_000_000,
+        resolved_at_us=NOON_US + 2_000_000,
+        business_day=DAY.isoformat(),
     )
 
 

@@ -20,6 +20,7 @@ from exchange.domain.ledger import Counters
 from exchange.domain.tiers import DAY_US
 from exchange.domain.transfers import Transfer, TransferKind, TransferState, VoidReason
 from exchange.services import identity, rates, transfers
+from exchange.services.transfer_engine import TransferRequest
 from tests.unit.in_memory_hub import (
     HARBOR,
     ORBIT,
@@ -136,7 +137,9 @@ def test_a_quote_for_an_amount_outside_the_terms_is_refused(
         (1_500, ErrorCode.NOT_AN_INCREMENT),
         (101_000, ErrorCode.ABOVE_MAXIMUM),
     ):
-        request = transfers.QuoteRequest(SKYWAY, member.skyway, HARBOR, points)
+        request = TransferRequest(
+            caller=SKYWAY, ppid=member.skyway, destination_partner_id=HARBOR, source_points=points
+        )
         refusal = hub.refused(
             lambda uow, r=request: transfers.create_quote(
                 uow, hub.clock, TRANSFER_SETTINGS, seal_quote, r
@@ -146,7 +149,9 @@ def test_a_quote_for_an_amount_outside_the_terms_is_refused(
 
 
 def quote_refusal(hub: InMemoryHub, caller: str, ppid: str, destination: str) -> ErrorCode:
-    request = transfers.QuoteRequest(caller, ppid, destination, 10_000)
+    request = TransferRequest(
+        caller=caller, ppid=ppid, destination_partner_id=destination, source_points=10_000
+    )
     return hub.refused(
         lambda uow: transfers.create_quote(uow, hub.clock, TRANSFER_SETTINGS, seal_quote, request)
     ).code

@@ -36,6 +36,7 @@ from exchange.domain.rates import RateTerms
 from exchange.domain.tiers import DAY_US
 from exchange.domain.transfers import Quote, Transfer, TransferKind, TransferState
 from exchange.services import transfers
+from exchange.services.transfer_engine import TransferRequest
 from tests.unit.in_memory_hub import (
     HARBOR,
     SKYWAY,
@@ -158,7 +159,12 @@ class TransferMachine(RuleBasedStateMachine):
 
     def create_quote(self, source: str, points: int) -> Quote | None:
         """A quote, or None if refused: refused exactly when the terms or the cap say so."""
-        request = transfers.QuoteRequest(source, self.ppids[source], OTHER[source], points)
+        request = TransferRequest(
+            caller=source,
+            ppid=self.ppids[source],
+            destination_partner_id=OTHER[source],
+            source_points=points,
+        )
         cap = self.terms[source].member_daily_cap_source_points
         try:
             quote = self.hub.commit(
