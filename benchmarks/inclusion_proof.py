@@ -38,6 +38,7 @@ from sqlalchemy import Engine, delete, select, text
 from sqlalchemy.orm import Session
 
 from benchmarks import settlement_day as day_bench
+from benchmarks import settlement_seed as seeding
 from coalition import merkle
 from exchange.adapters.sql import settlement_store, tree_store
 from exchange.adapters.sql.engine import create_database_engine
@@ -178,7 +179,7 @@ def percentile(values: Sequence[float], fraction: float) -> float:
 
 
 def measure_size(options: Options, records: int) -> SizeResult:
-    day_options = day_bench.Options(
+    day_options = seeding.Options(
         records,
         options.members,
         options.partners,
@@ -187,8 +188,8 @@ def measure_size(options: Options, records: int) -> SizeResult:
         options.output,
     )
     calendar = CoalitionCalendar()
-    with day_bench.throwaway_database(day_bench.admin_url()) as url:
-        seed_s = day_bench.seed(url, day_options, calendar)
+    with seeding.throwaway_database(seeding.admin_url()) as url:
+        seed_s = seeding.seed(url, day_options, calendar)
         engine = create_database_engine(url)
         try:
             return _measured(engine, options, day_options, calendar, seed_s)
@@ -199,7 +200,7 @@ def measure_size(options: Options, records: int) -> SizeResult:
 def _measured(
     engine: Engine,
     options: Options,
-    day_options: day_bench.Options,
+    day_options: seeding.Options,
     calendar: CoalitionCalendar,
     seed_s: float,
 ) -> SizeResult:

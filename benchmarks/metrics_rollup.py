@@ -28,7 +28,7 @@ from pathlib import Path
 import psycopg
 from sqlalchemy.orm import Session
 
-from benchmarks.settlement_day import admin_url, libpq_url, throwaway_database
+from benchmarks.settlement_seed import admin_url, libpq_url, throwaway_database
 from exchange.adapters.sql.engine import create_database_engine
 from exchange.adapters.sql.metrics_repository import SqlMetricsRepository
 from exchange.services import analytics
