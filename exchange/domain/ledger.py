@@ -34,7 +34,7 @@ class JournalKind(enum.Enum):
     ADJUST = "adjust"  # an accepted dispute's difference, settled in the next open day
 
 
-@dataclass(frozen=True, order=True)
+@dataclass(frozen=True, order=True, kw_only=True)
 class AccountRef:
     owner: str
     purpose: str
@@ -45,7 +45,7 @@ class AccountRef:
         return f"{self.owner}/{self.purpose}/{self.asset}"
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class Entry:
     account: AccountRef
     side: Side
@@ -53,14 +53,14 @@ class Entry:
     amount: int
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class Journal:
     kind: JournalKind
     transfer_id: str
     entries: tuple[Entry, ...]
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class Leg:
     debit: AccountRef
     credit: AccountRef
@@ -75,24 +75,24 @@ def transfer_legs(transfer: Transfer, source_program: str, destination_program: 
         transfer.currency,
     )
     source_points = Leg(
-        AccountRef(source, "members", source_program),
-        AccountRef(source, "exchanged_out", source_program),
-        transfer.source_points,
+        debit=AccountRef(owner=source, purpose="members", asset=source_program),
+        credit=AccountRef(owner=source, purpose="exchanged_out", asset=source_program),
+        amount=transfer.source_points,
     )
     destination_points = Leg(
-        AccountRef(destination, "exchanged_in", destination_program),
-        AccountRef(destination, "members", destination_program),
-        transfer.destination_points,
+        debit=AccountRef(owner=destination, purpose="exchanged_in", asset=destination_program),
+        credit=AccountRef(owner=destination, purpose="members", asset=destination_program),
+        amount=transfer.destination_points,
     )
     money = Leg(
-        AccountRef(source, "settlement", currency),
-        AccountRef(destination, "settlement", currency),
-        transfer.settlement_amount_minor,
+        debit=AccountRef(owner=source, purpose="settlement", asset=currency),
+        credit=AccountRef(owner=destination, purpose="settlement", asset=currency),
+        amount=transfer.settlement_amount_minor,
     )
     fee = Leg(
-        AccountRef(source, "settlement", currency),
-        AccountRef(HUB_OWNER, "fees", currency),
-        transfer.fee_minor,
+        debit=AccountRef(owner=source, purpose="settlement", asset=currency),
+        credit=AccountRef(owner=HUB_OWNER, purpose="fees", asset=currency),
+        amount=transfer.fee_minor,
     )
     if transfer.kind is TransferKind.REVERSAL:
         return [_opposite(leg) for leg in (source_points, destination_points, money)]
@@ -100,7 +100,7 @@ def transfer_legs(transfer: Transfer, source_program: str, destination_program: 
 
 
 def _opposite(leg: Leg) -> Leg:
-    return Leg(leg.credit, leg.debit, leg.amount)
+    return Leg(debit=leg.credit, credit=leg.debit, amount=leg.amount)
 
 
 def _entries(legs: list[Leg], phase: Phase) -> list[Entry]:
@@ -108,22 +108,36 @@ def _entries(legs: list[Leg], phase: Phase) -> list[Entry]:
     for leg in legs:
         if leg.amount == 0:
             continue
-        entries.append(Entry(leg.debit, Side.DEBIT, phase, leg.amount))
-        entries.append(Entry(leg.credit, Side.CREDIT, phase, leg.amount))
+        entries.append(Entry(account=leg.debit, side=Side.DEBIT, phase=phase, amount=leg.amount))
+        entries.append(Entry(account=leg.credit, side=Side.CREDIT, phase=phase, amount=leg.amount))
     return entries
 
 
 def hold_journal(transfer_id: str, legs: list[Leg]) -> Journal:
-    return _balanced(Journal(JournalKind.HOLD, transfer_id, tuple(_entries(legs, Phase.HOLD))))
+    return _balanced(
+        Journal(
+            kind=JournalKind.HOLD,
+            transfer_id=transfer_id,
+            entries=tuple(_entries(legs, Phase.HOLD)),
+        )
+    )
 
 
 def post_journal(transfer_id: str, legs: list[Leg]) -> Journal:
     entries = _entries(legs, Phase.RELEASE) + _entries(legs, Phase.POST)
-    return _balanced(Journal(JournalKind.POST, transfer_id, tuple(entries)))
+    return _balanced(
+        Journal(kind=JournalKind.POST, transfer_id=transfer_id, entries=tuple(entries))
+    )
 
 
 def void_journal(transfer_id: str, legs: list[Leg]) -> Journal:
-    return _balanced(Journal(JournalKind.VOID, transfer_id, tuple(_entries(legs, Phase.RELEASE))))
+    return _balanced(
+        Journal(
+            kind=JournalKind.VOID,
+            transfer_id=transfer_id,
+            entries=tuple(_entries(legs, Phase.RELEASE)),
+        )
+    )
 
 
 def imbalances(entries: list[Entry]) -> dict[tuple[str, Phase], int]:

@@ -199,14 +199,16 @@ def _book_adjustment(
             "created_at_us": now_us,
         },
     )
-    debit = AccountRef(payer, "settlement", dispute.currency)
-    credit = AccountRef(payee, "settlement", dispute.currency)
+    debit = AccountRef(owner=payer, purpose="settlement", asset=dispute.currency)
+    credit = AccountRef(owner=payee, purpose="settlement", asset=dispute.currency)
     entries = (
-        Entry(debit, Side.DEBIT, Phase.POST, abs(delta)),
-        Entry(credit, Side.CREDIT, Phase.POST, abs(delta)),
+        Entry(account=debit, side=Side.DEBIT, phase=Phase.POST, amount=abs(delta)),
+        Entry(account=credit, side=Side.CREDIT, phase=Phase.POST, amount=abs(delta)),
     )
     ledger = SqlLedger(session)
-    ledger.record(Journal(JournalKind.ADJUST, adjustment_id, entries), now_us)
+    ledger.record(
+        Journal(kind=JournalKind.ADJUST, transfer_id=adjustment_id, entries=entries), now_us
+    )
     ledger.flush()
     return business_day
 

@@ -272,15 +272,19 @@ def _streamed(session: Session, business_day: str, progress: Progress | None) ->
 
 def _settlement_journal(business_day: str, currency: str, positions: list[NetPosition]) -> Journal:
     """Pays every net position through the hub's clearing account, zeroing the day."""
-    clearing = AccountRef(HUB_PARTICIPANT, "clearing", currency)
+    clearing = AccountRef(owner=HUB_PARTICIPANT, purpose="clearing", asset=currency)
     entries: list[Entry] = []
     for position in positions:
         if position.net_minor == 0:
             continue
         purpose = "fees" if position.participant == HUB_PARTICIPANT else "settlement"
-        account = AccountRef(position.participant, purpose, currency)
+        account = AccountRef(owner=position.participant, purpose=purpose, asset=currency)
         amount = abs(position.net_minor)
         debit, credit = (account, clearing) if position.net_minor > 0 else (clearing, account)
-        entries.append(Entry(debit, Side.DEBIT, Phase.POST, amount))
-        entries.append(Entry(credit, Side.CREDIT, Phase.POST, amount))
-    return Journal(JournalKind.SETTLE, f"settle:{business_day}:{currency}", tuple(entries))
+        entries.append(Entry(account=debit, side=Side.DEBIT, phase=Phase.POST, amount=amount))
+        entries.append(Entry(account=credit, side=Side.CREDIT, phase=Phase.POST, amount=amount))
+    return Journal(
+        kind=JournalKind.SETTLE,
+        transfer_id=f"settle:{business_day}:{currency}",
+        entries=tuple(entries),
+    )

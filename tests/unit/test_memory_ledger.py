@@ -25,9 +25,9 @@ from exchange.domain.transfers import Transfer, TransferState
 from tests.unit.transfer_values import a_transfer
 
 AT_US = 1_700_000_000_000_000
-MEMBERS = AccountRef("skyway", "members", "SKYWAY_MILES")
-EXCHANGED_OUT = AccountRef("skyway", "exchanged_out", "SKYWAY_MILES")
-LEGS = [Leg(MEMBERS, EXCHANGED_OUT, 1_000)]
+MEMBERS = AccountRef(owner="skyway", purpose="members", asset="SKYWAY_MILES")
+EXCHANGED_OUT = AccountRef(owner="skyway", purpose="exchanged_out", asset="SKYWAY_MILES")
+LEGS = [Leg(debit=MEMBERS, credit=EXCHANGED_OUT, amount=1_000)]
 
 
 def transfer(transfer_id: str, state: TransferState) -> Transfer:
@@ -79,7 +79,8 @@ def test_the_checker_finds_an_unbalanced_journal(
     store: InMemoryStore, ledger: InMemoryLedger
 ) -> None:
     store.transfers["tr_1"] = transfer("tr_1", TransferState.PENDING)
-    lopsided = Journal(JournalKind.HOLD, "tr_1", (Entry(MEMBERS, Side.DEBIT, Phase.HOLD, 1_000),))
+    debit = Entry(account=MEMBERS, side=Side.DEBIT, phase=Phase.HOLD, amount=1_000)
+    lopsided = Journal(kind=JournalKind.HOLD, transfer_id="tr_1", entries=(debit,))
 
     ledger.record(lopsided, AT_US)
 

@@ -57,7 +57,12 @@ def _entries(engine: Engine) -> Iterator[tuple[str, str, Entry]]:
             phase,
             amount,
         ) in connection.execute(query):
-            entry = Entry(AccountRef(owner, purpose, asset), Side(side), Phase(phase), amount)
+            entry = Entry(
+                account=AccountRef(owner=owner, purpose=purpose, asset=asset),
+                side=Side(side),
+                phase=Phase(phase),
+                amount=amount,
+            )
             yield journal_id, account_id, entry
 
 
