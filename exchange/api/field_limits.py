@@ -100,8 +100,8 @@ PARTNER_ID = Text(
     PARTNER_ID_PATTERN,
 )
 PPID = Text(29, "a ppid: `pp_` and 26 base32 letters (a-z, 2-7)", "pp_" + "a" * 26, PPID_PATTERN)
-# Minted in exchange/services: transfers.py and bulk_transfers.py ("tr_", "qt_"), rates.py
-# ("rt_"), tiers.py ("ra_"), disputes.py ("dp_").
+# Minted in exchange/services: transfer_engine.py ("tr_", "qt_"; reversals' "tr_" in
+# transfers.py), rates.py ("rt_"), tiers.py ("ra_"), disputes.py ("dp_").
 TRANSFER_ID = _id("tr_", 24, "a transfer id")
 QUOTE_ID = _id("qt_", 24, "a quote id")
 # A statement line is a transfer or an accepted dispute's adjustment ("adj_", disputes.py).
