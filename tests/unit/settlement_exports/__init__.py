@@ -1,0 +1,1 @@
+"""Settlement exports: exact bytes, determinism, currency exponents and a schema-valid pain.001."""
