@@ -1,0 +1,1 @@
+"""Enrolment, link codes, links, unlinking and erasure handlers, driven with the in-memory fakes."""
