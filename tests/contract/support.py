@@ -54,7 +54,11 @@ def read(factory: UnitOfWorkFactory, call: Callable[[UnitOfWork], T]) -> T:
 
 def partner(partner_id: str, created_at_us: int = T0) -> Partner:
     return Partner(
-        partner_id, partner_id.title(), PartnerKind.OTHER, f"{partner_id.upper()}_PTS", created_at_us
+        partner_id,
+        partner_id.title(),
+        PartnerKind.OTHER,
+        f"{partner_id.upper()}_PTS",
+        created_at_us,
     )
 
 
