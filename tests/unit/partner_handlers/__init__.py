@@ -1,0 +1,1 @@
+"""Partner directory and key rotation handlers, driven with the in-memory unit of work."""
