@@ -27,7 +27,7 @@ from exchange.adapters.sql.ledger_check import check_ledger
 from exchange.config import Settings
 from exchange.services.settlement import DaySettlement, settle_day
 from partners.programs.program import LoyaltyProgram
-from partners.sdk import HubError
+from partners.sdk import ExchangeClient, HubError
 from tests.support.programs import (
     WAIT_S_MAX,
     ClockedCoalition,
@@ -141,6 +141,24 @@ def test_transfers_completing_while_the_day_closes_land_in_exactly_one_day(
     day = today(hub)
     assert_completed([harbor.confirm_credit(transfer_id) for transfer_id in early])
 
+    closed = confirm_while_the_day_closes(hub, harbor, racing, day)
+    assert_completed([harbor.confirm_credit(transfer_id) for transfer_id in late])
+    settled_next = settle(hub, next_day(day))
+
+    days = business_days(engine)
+    assert set(days) == set(ids)
+    assert set(days.values()) <= {day, next_day(day)}
+    in_day = {t for t, d in days.items() if d == day}
+    in_next_day = {t for t, d in days.items() if d == next_day(day)}
+    assert set(early) <= in_day and set(late) <= in_next_day
+    assert_each_day_holds_its_own(engine, day, in_day, in_next_day, closed, settled_next)
+    assert settle(hub, day).alarm is None  # nothing posted into the closed day afterwards
+
+
+def confirm_while_the_day_closes(
+    hub: ClockedCoalition, harbor: ExchangeClient, racing: list[str], day: str
+) -> DaySettlement:
+    """Confirms `racing` on several threads and closes `day` once some of them are done."""
     done: list[str] = []
     done_lock = threading.Lock()
     queue = list(racing)
@@ -170,22 +188,24 @@ def test_transfers_completing_while_the_day_closes_land_in_exactly_one_day(
     for results in confirmed:
         assert isinstance(results, list)
         assert_completed(results)
-    assert_completed([harbor.confirm_credit(transfer_id) for transfer_id in late])
-    settled_next = settle(hub, next_day(day))
+    return closed
 
-    days = business_days(engine)
-    assert set(days) == set(ids)
-    assert set(days.values()) <= {day, next_day(day)}
-    in_day = {t for t, d in days.items() if d == day}
-    in_next_day = {t for t, d in days.items() if d == next_day(day)}
-    assert set(early) <= in_day and set(late) <= in_next_day
+
+def assert_each_day_holds_its_own(
+    engine: Engine,
+    day: str,
+    in_day: set[str],
+    in_next_day: set[str],
+    closed: DaySettlement,
+    settled_next: DaySettlement,
+) -> None:
+    """Each day's tree holds exactly its transfers, no transfer is in two, and each day nets."""
     assert leaves_of(engine, day) == in_day and closed.tree_size == len(in_day)
     assert leaves_of(engine, next_day(day)) == in_next_day
     assert settled_next.tree_size == len(in_next_day)
     assert set(Counter(t for _, t in leaves(engine)).values()) == {1}
     for run in (closed, settled_next):
         assert sum(p.net_minor for p in run.positions["USD"]) == 0
-    assert settle(hub, day).alarm is None  # nothing posted into the closed day afterwards
 
 
 @contextmanager
