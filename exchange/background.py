@@ -21,13 +21,11 @@ from typing import Protocol
 
 from sqlalchemy import Connection, Engine, create_engine, text
 from sqlalchemy.exc import DBAPIError
-from sqlalchemy.orm import Session
 from sqlalchemy.pool import NullPool
 
 from exchange import operations
 from exchange.adapters.sql import partitions
 from exchange.adapters.sql.engine import is_connection_lost, is_sqlite, run_with_retries
-from exchange.adapters.sql.settlement_store import unsettled_days_through
 from exchange.adapters.telemetry import HubTelemetry, quiet
 from exchange.config import Settings
 from exchange.domain import limits
@@ -144,10 +142,10 @@ class BackgroundWork:
 
     def start(self) -> None:
         self._partitions_ahead()
-        loops: tuple[tuple[str, Callable[[], float], Callable[[], None]], ...] = (
-            ("purge", lambda: limits.PURGE_INTERVAL_S, self._purge),
-            ("timeouts", lambda: limits.TIMEOUT_SWEEP_INTERVAL_S, self._void),
-            ("settlement", lambda: limits.SETTLEMENT_CHECK_INTERVAL_S, self._settle_ended),
+        loops: tuple[tuple[str, float, Callable[[], None]], ...] = (
+            ("purge", self.settings.purge_interval_s, self._purge),
+            ("timeouts", self.settings.timeout_sweep_interval_s, self._void),
+            ("settlement", self.settings.settlement_check_interval_s, self._settle_ended),
         )
         for name, interval_s, work in loops:
             thread = threading.Thread(
@@ -172,8 +170,8 @@ class BackgroundWork:
             thread.join(timeout=grace_s)
         self.lease.release()
 
-    def _loop(self, name: str, interval_s: Callable[[], float], work: Callable[[], None]) -> None:
-        while not self._stopping.wait(interval_s()):
+    def _loop(self, name: str, interval_s: float, work: Callable[[], None]) -> None:
+        while not self._stopping.wait(interval_s):
             try:
                 if self.lease.held():
                     work()
@@ -236,13 +234,13 @@ class BackgroundWork:
         delay_us = self.settings.settlement_delay_s * 1_000_000
         current = calendar.business_day_of(self.clock.now_us() - delay_us)
         ended = (current - timedelta(days=1)).isoformat()
-        with quiet(), Session(self.engine) as session:
-            days = unsettled_days_through(session, ended)
+        with quiet(), self.uow_factory() as uow:
+            days = uow.settlement.unsettled_days_through(ended)
         return [self._settle(day) for day in days]
 
     def _settle(self, business_day: str) -> DaySettlement:
         with self.telemetry.settling(business_day) as observed:
-            settled = settle_day(self.engine, self.settings.calendar, self.clock, business_day)
+            settled = settle_day(self.uow_factory, self.settings.calendar, self.clock, business_day)
             observed.outcome = settlement_outcome(settled)
         out = self.settings.export_directory / business_day
         banks = operations.bank_accounts(self.settings.bank_accounts_path)

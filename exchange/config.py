@@ -25,6 +25,10 @@ WORKER_THREADS_DEFAULT = 32
 FEE_BASIS_POINTS_DEFAULT = 25
 TRANSFER_TIMEOUT_S_DEFAULT = 15 * 60
 SETTLEMENT_DELAY_S_DEFAULT = 5 * 60
+# How often the scheduler looks for its work (only the process holding its lease works).
+TIMEOUT_SWEEP_INTERVAL_S_DEFAULT = 5
+SETTLEMENT_CHECK_INTERVAL_S_DEFAULT = 60
+PURGE_INTERVAL_S_DEFAULT = 60
 SHUTDOWN_GRACE_S_DEFAULT = 10
 SERVICE_NAME_DEFAULT = "coalition-exchange"
 # A partner needs one Subscribe stream, a few while it reconnects; the hub-wide cap bounds
@@ -54,6 +58,9 @@ ENVIRONMENT_NAMES = {
     "streams_max": "COALITION_STREAMS_MAX",
     "stream_keepalive_s": "COALITION_STREAM_KEEPALIVE_S",
     "processes": "COALITION_PROCESSES",
+    "timeout_sweep_interval_s": "COALITION_TIMEOUT_SWEEP_INTERVAL_S",
+    "settlement_check_interval_s": "COALITION_SETTLEMENT_CHECK_INTERVAL_S",
+    "purge_interval_s": "COALITION_PURGE_INTERVAL_S",
     "export_directory": "COALITION_EXPORT_DIR",
     "bank_accounts_path": "COALITION_BANK_ACCOUNTS",
     # The OpenTelemetry standard names: one collector for traces and metrics, and our name.
@@ -81,6 +88,11 @@ class Settings:
     cutoff: str = "00:00"
     # How long after a cut-off the running hub settles the day that ended.
     settlement_delay_s: int = SETTLEMENT_DELAY_S_DEFAULT
+    # Seconds between the scheduler's looks for transfers past their timeout, for an ended
+    # day to settle, and for expired nonces and stored responses to purge.
+    timeout_sweep_interval_s: int = TIMEOUT_SWEEP_INTERVAL_S_DEFAULT
+    settlement_check_interval_s: int = SETTLEMENT_CHECK_INTERVAL_S_DEFAULT
+    purge_interval_s: int = PURGE_INTERVAL_S_DEFAULT
     # Each partner's calls: sustained per second, and the burst a full bucket allows.
     rate_limit_per_s: int = RATE_LIMIT_PER_S_DEFAULT
     rate_limit_burst: int = RATE_LIMIT_BURST_DEFAULT
@@ -136,6 +148,13 @@ class Settings:
         make_url(self.database_url)
         if not self.audience or not self.audience.isascii() or " " in self.audience:
             raise ValueError("audience must be non-empty printable ASCII without spaces")
+        intervals = (
+            self.timeout_sweep_interval_s,
+            self.settlement_check_interval_s,
+            self.purge_interval_s,
+        )
+        if min(intervals) < 1:
+            raise ValueError("the scheduler's intervals must be at least 1 second")
         if self.processes < 0:
             raise ValueError("processes must be 0 (one per core) or more")
         if self.worker_threads < 1:
@@ -193,6 +212,9 @@ def _typed(values: dict[str, Any]) -> dict[str, Any]:
         "stream_keepalive_s",
         "stream_keepalive_timeout_s",
         "processes",
+        "timeout_sweep_interval_s",
+        "settlement_check_interval_s",
+        "purge_interval_s",
     ):
         if name in typed:
             try:

@@ -25,8 +25,7 @@ from sqlalchemy import Engine, create_engine, func, select, text
 from coalition.keys import PRIVATE_KEY_FILE, SigningKey, load_signing_key, write_key_pair
 from exchange.adapters.sql.tables import TransferRow
 from exchange.bootstrap import bootstrap
-from exchange.config import Settings
-from exchange.domain import limits
+from exchange.config import TIMEOUT_SWEEP_INTERVAL_S_DEFAULT, Settings
 from partners.sdk import HubConnection, HubError
 from partners.sdk.connection import connect
 from tests.support import databases
@@ -38,7 +37,7 @@ AUDIENCE = "coalition-processes-test"
 START_S_MAX = 30.0
 # A SIGKILLed lease holder's session ends at once; the next holder takes the lease on its next
 # sweep tick (TIMEOUT_SWEEP_INTERVAL_S), plus slack for a loaded machine.
-TAKEOVER_S_MAX = limits.TIMEOUT_SWEEP_INTERVAL_S + 10.0
+TAKEOVER_S_MAX = TIMEOUT_SWEEP_INTERVAL_S_DEFAULT + 10.0
 TRANSFERS = 24
 LEASE_HOLDERS = text(
     """

@@ -191,10 +191,9 @@ def late_scene(
 ) -> Iterator[tuple[Scene, OffsetClock]]:
     """A hub whose transfers time out after TIMEOUT_S on a clock the test moves. No sweeper
     runs, so it is a confirmation that finds a transfer past its timeout."""
-    monkeypatch.setattr(limits, "TIMEOUT_SWEEP_INTERVAL_S", 3600)
     clock = OffsetClock()
     hub = bootstrap(
-        dataclasses.replace(settings, transfer_timeout_s=TIMEOUT_S),
+        dataclasses.replace(settings, transfer_timeout_s=TIMEOUT_S, timeout_sweep_interval_s=3600),
         clock=clock,
         hub_key=hub_key,
         engine=engine,

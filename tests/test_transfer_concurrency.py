@@ -28,7 +28,6 @@ from exchange.adapters.sql.tables import (
 )
 from exchange.bootstrap import bootstrap
 from exchange.config import Settings
-from exchange.domain import limits
 from tests.support.coalition import AUDIENCE, TestCoalition, seed_partners
 from tests.support.raw_calls import SignedRequest, new_idempotency_key
 from tests.support.transfer_setup import (
@@ -289,10 +288,9 @@ def clocked_coalition(
     settings: Settings, hub_key: SigningKey, engine: Engine, monkeypatch: pytest.MonkeyPatch
 ) -> Iterator[tuple[TestCoalition, OffsetClock]]:
     """A hub with a 30 s transfer timeout and a clock the test moves; no background sweeps."""
-    monkeypatch.setattr(limits, "TIMEOUT_SWEEP_INTERVAL_S", 3600)
     clock = OffsetClock()
     hub = bootstrap(
-        dataclasses.replace(settings, transfer_timeout_s=TIMEOUT_S),
+        dataclasses.replace(settings, transfer_timeout_s=TIMEOUT_S, timeout_sweep_interval_s=3600),
         clock=clock,
         hub_key=hub_key,
         engine=engine,
@@ -479,8 +477,6 @@ def test_many_members_moving_points_both_ways_between_two_partners_at_once(
 # --- 5. one quote, several idempotency keys ------------------------------------------------------
 
 SAME_QUOTE_CALLERS = 8
-
-
 
 
 def test_one_quote_under_several_idempotency_keys_starts_one_transfer(

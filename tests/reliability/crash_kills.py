@@ -17,7 +17,7 @@ from dataclasses import dataclass
 
 from sqlalchemy import Engine, text
 
-from exchange.domain import limits
+from exchange.config import TIMEOUT_SWEEP_INTERVAL_S_DEFAULT
 from tests.reliability.hub_process import HubProcess
 
 # Whole-hub kills per run (one run per process count); the test demands HUB_KILL_COUNT_MIN.
@@ -35,13 +35,13 @@ HUB_UPTIME_S_MAX = 1.0
 # One kill in this many comes after a longer uptime, past the timeout sweeper's first pass, so
 # voids of overdue transfers are cut short too (short uptimes end before the sweeper runs).
 HUB_LONG_UPTIME_ONE_IN = 8
-HUB_LONG_UPTIME_S_MIN = limits.TIMEOUT_SWEEP_INTERVAL_S + 0.5
-HUB_LONG_UPTIME_S_MAX = limits.TIMEOUT_SWEEP_INTERVAL_S + 2.5
+HUB_LONG_UPTIME_S_MIN = TIMEOUT_SWEEP_INTERVAL_S_DEFAULT + 0.5
+HUB_LONG_UPTIME_S_MAX = TIMEOUT_SWEEP_INTERVAL_S_DEFAULT + 2.5
 HUB_DOWNTIME_S_MAX = 0.3
 # One single-worker kill in this many aims at the scheduler lease's holder. A process takes
 # the lease at its first sweep tick, so after a restart that kill waits for a holder first.
 LEASE_HOLDER_KILL_ONE_IN = 3
-LEASE_HOLDER_WAIT_S_MAX = limits.TIMEOUT_SWEEP_INTERVAL_S + 5.0
+LEASE_HOLDER_WAIT_S_MAX = TIMEOUT_SWEEP_INTERVAL_S_DEFAULT + 5.0
 LEASE_HOLDER_POLL_S = 0.2
 
 HUB = "hub"

@@ -29,7 +29,6 @@ from exchange.adapters.sql.engine import create_database_engine
 from exchange.adapters.sql.ledger_check import check_ledger
 from exchange.bootstrap import Hub, bootstrap
 from exchange.config import Settings
-from exchange.domain import limits
 from partners.programs.program import LoyaltyProgram
 from partners.programs.transfer_store import OutboxOutcome, OutgoingState
 from partners.sdk import HubError, verify_event
@@ -77,11 +76,16 @@ class Sent:
     transfer_id: str
 
 
-@pytest.fixture(autouse=True)
-def only_the_test_sweeps(monkeypatch: pytest.MonkeyPatch) -> None:
+# Longer than any test: the hub's own scheduler never runs during one.
+IDLE_S = 3600
+
+
+@pytest.fixture
+def settings(settings: Settings) -> Settings:
     """The hub's own sweeper and nightly settlement stay idle: the test decides when they run."""
-    monkeypatch.setattr(limits, "TIMEOUT_SWEEP_INTERVAL_S", 3600)
-    monkeypatch.setattr(limits, "SETTLEMENT_CHECK_INTERVAL_S", 3600)
+    return dataclasses.replace(
+        settings, timeout_sweep_interval_s=IDLE_S, settlement_check_interval_s=IDLE_S
+    )
 
 
 @pytest.fixture(autouse=True)

@@ -37,7 +37,6 @@ from exchange.adapters.memory import FixedClock
 from exchange.adapters.sql.ledger_check import check_ledger
 from exchange.bootstrap import bootstrap
 from exchange.config import Settings
-from exchange.domain import limits
 from exchange.services.settlement import DaySettlement, settle_day
 from partners.sdk import BatchTransfer, EventClient, HubConnection, HubError, verify_event
 from partners.sdk.exchange_client import ExchangeClient
@@ -75,12 +74,16 @@ REJECTED = ("voided", "rejected")
 VOIDED_TIMED_OUT = ("voided", "timed_out")
 EVENT_PAGE_SIZE = 500
 
+# Longer than any test: the hub's own scheduler never runs during one.
+IDLE_S = 3600
 
-@pytest.fixture(autouse=True)
-def only_the_test_sweeps_and_settles(monkeypatch: pytest.MonkeyPatch) -> None:
+
+@pytest.fixture
+def settings(settings: Settings) -> Settings:
     """The hub's background sweeper and nightly settlement stay idle: only racers run them."""
-    monkeypatch.setattr(limits, "TIMEOUT_SWEEP_INTERVAL_S", 3600)
-    monkeypatch.setattr(limits, "SETTLEMENT_CHECK_INTERVAL_S", 3600)
+    return dataclasses.replace(
+        settings, timeout_sweep_interval_s=IDLE_S, settlement_check_interval_s=IDLE_S
+    )
 
 
 @pytest.fixture(autouse=True)
