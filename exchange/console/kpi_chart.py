@@ -11,6 +11,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 
+from exchange.console.chart import Bar
 from exchange.domain.metrics_release import Point
 
 CHART_WIDTH_PX = 560  # about the width a chart gets in the two-column grid: text at 1:1
@@ -25,16 +26,6 @@ BAR_GAP_PX = 2
 NICE_STEPS = (Decimal(1), Decimal(2), Decimal("2.5"), Decimal(5), Decimal(10))
 
 Label = Callable[[int | Decimal], str]
-
-
-@dataclass(frozen=True)
-class Bar:
-    x: int
-    y: int
-    width: int
-    height: int
-    negative: bool
-    label: str  # the bar's tooltip: date and figure
 
 
 @dataclass(frozen=True)
