@@ -13,7 +13,6 @@ from pathlib import Path
 
 from sqlalchemy import Engine
 from sqlalchemy.exc import OperationalError
-from sqlalchemy.orm import Session
 
 from exchange.adapters.clock import SystemClock
 from exchange.adapters.sql.engine import create_database_engine, is_sqlite
@@ -96,8 +95,8 @@ def export_day(
 ) -> WrittenFiles:
     """Writes every export of a settled day into `out` (the same day gives the same bytes)."""
     try:
-        with Session(engine) as session:
-            files, notes = day_files(session, business_day, banks)
+        with SqlUnitOfWorkFactory(engine)() as uow:
+            files, notes = day_files(uow, business_day, banks)
     except DomainError as error:
         raise OperationError(error.message) from None
     out.mkdir(parents=True, exist_ok=True)
@@ -120,7 +119,7 @@ def settle_and_export(
     """Settles the day (closing it first if asked) and writes its files into `out`."""
     try:
         settled = settle_day(
-            engine,
+            SqlUnitOfWorkFactory(engine),
             settings.calendar,
             clock or SystemClock(),
             business_day,

@@ -20,10 +20,14 @@ from exchange.adapters.memory_members import (
     InMemoryTierRepository,
 )
 from exchange.adapters.memory_metrics import InMemoryMetricsRepository
+from exchange.adapters.memory_settlement import (
+    InMemoryDisputeRepository,
+    InMemorySettlementRepository,
+)
 from exchange.adapters.memory_store import InMemoryStore
 from exchange.domain.events import FeedEvent, FeedPosition, StoredEvent
 from exchange.domain.partners import KeyState, Partner, PartnerKey
-from exchange.domain.ports import Clock, EventEncoder, StoredResponse
+from exchange.domain.ports import Clock, EventEncoder, StoredResponse, UnitOfWork
 
 if TYPE_CHECKING:
     from exchange.domain.ports import UnitOfWorkFactory
@@ -35,6 +39,7 @@ LOCK_WAIT_S_MAX = 10.0
 FIXED_CLOCK_START_US = 1_700_000_000_000_000
 MICROSECONDS_PER_SECOND = 1_000_000
 _Repository = TypeVar("_Repository")
+_Result = TypeVar("_Result")
 
 
 def _key_order(key: PartnerKey) -> tuple[int, str]:
@@ -242,6 +247,8 @@ class InMemoryUnitOfWork:
         self._ledger = InMemoryLedger(self._working)
         self._business_days = InMemoryBusinessDayRepository(self._working)
         self._metrics = InMemoryMetricsRepository(self._working)
+        self._settlement = InMemorySettlementRepository(self._working)
+        self._disputes = InMemoryDisputeRepository(self._working)
         self._open = False
 
     def _opened(self, repository: _Repository) -> _Repository:
@@ -292,6 +299,14 @@ class InMemoryUnitOfWork:
     def metrics(self) -> InMemoryMetricsRepository:
         return self._opened(self._metrics)
 
+    @property
+    def settlement(self) -> InMemorySettlementRepository:
+        return self._opened(self._settlement)
+
+    @property
+    def disputes(self) -> InMemoryDisputeRepository:
+        return self._opened(self._disputes)
+
     def __enter__(self) -> InMemoryUnitOfWork:
         # Held until exit, like BEGIN IMMEDIATE: one unit of work at a time, so no lost updates.
         if not self._database.lock.acquire(timeout=LOCK_WAIT_S_MAX):
@@ -333,6 +348,13 @@ class InMemoryUnitOfWorkFactory:
 
     def __call__(self) -> InMemoryUnitOfWork:
         return InMemoryUnitOfWork(self._database)
+
+    def run(self, work: Callable[[UnitOfWork], _Result]) -> _Result:
+        """Nothing here fails transiently, so `work` runs once."""
+        with self() as uow:
+            result = work(uow)
+            uow.commit()
+            return result
 
 
 class FixedClock:

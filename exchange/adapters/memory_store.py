@@ -6,6 +6,7 @@ import copy
 from dataclasses import dataclass, field, fields
 
 from exchange.adapters.memory_metric_tables import MetricTables
+from exchange.adapters.memory_settlement_tables import SettlementTables
 from exchange.domain.events import FeedPosition, StoredEvent
 from exchange.domain.ledger import AccountRef, Counters, Entry, JournalKind
 from exchange.domain.members import LinkCode, MemberId
@@ -92,6 +93,7 @@ class InMemoryStore:
     ledger_accounts: dict[str, AccountRow] = field(default_factory=dict)
     business_days: dict[str, str] = field(default_factory=dict)
     metrics: MetricTables = field(default_factory=MetricTables)
+    settlement: SettlementTables = field(default_factory=SettlementTables)
 
     def copy(self) -> InMemoryStore:
         copied = InMemoryStore()

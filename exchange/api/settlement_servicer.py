@@ -1,23 +1,15 @@
-"""SettlementService: settled days, signed statements, proofs, instructions, breaks, disputes.
-
-Settlement reads stream SQL rows, so this servicer works on the SQL unit of work's session.
-"""
+"""SettlementService: settled days, signed statements, proofs, instructions, breaks, disputes."""
 
 from __future__ import annotations
-
-from typing import cast
-
-from sqlalchemy.orm import Session
 
 from coalition import wire
 from coalition.keys import SigningKey
 from coalition.v1 import settlement_pb2 as pb
-from exchange.adapters.sql.tables import DisputeRow
-from exchange.adapters.sql.unit_of_work import SqlUnitOfWork
 from exchange.api.convert import timestamp
 from exchange.api.pipeline import READ_ONLY, STATE_CHANGING, CallContext
 from exchange.api.registry import rpc
 from exchange.api.transfer_codec import money
+from exchange.domain.disputes import Dispute
 from exchange.domain.errors import invalid
 from exchange.domain.ports import Clock
 from exchange.services import disputes, statements
@@ -38,11 +30,7 @@ DISPUTE_STATES = {
 RECONCILIATION_DIRECTIONS = ("outgoing", "incoming")
 
 
-def _session(call: CallContext) -> Session:
-    return cast(SqlUnitOfWork, call.uow).session
-
-
-def dispute_message(row: DisputeRow) -> pb.Dispute:
+def dispute_message(row: Dispute) -> pb.Dispute:
     message = pb.Dispute(
         dispute_id=row.dispute_id,
         business_day=row.business_day,
@@ -72,10 +60,9 @@ class SettlementServicer:
     def get_settlement_run(
         self, request: pb.GetSettlementRunRequest, call: CallContext
     ) -> pb.GetSettlementRunResponse:
-        session = _session(call)
-        day = statements.settled(session, request.business_day)
+        day = statements.settled(call.uow, request.business_day)
         own = statements.own_position(
-            session, call.partner_id, request.business_day, request.currency_code
+            call.uow, call.partner_id, request.business_day, request.currency_code
         )
         run = pb.SettlementRun(
             business_day=request.business_day,
@@ -99,11 +86,10 @@ class SettlementServicer:
     def get_statement(
         self, request: pb.GetStatementRequest, call: CallContext
     ) -> pb.GetStatementResponse:
-        session = _session(call)
-        day = statements.settled(session, request.business_day)
+        day = statements.settled(call.uow, request.business_day)
         currency = request.currency_code
         lines = list(
-            statements.statement_lines(session, call.partner_id, request.business_day, currency)
+            statements.statement_lines(call.uow, call.partner_id, request.business_day, currency)
         )
         totals = statements.totals(lines)
         payload = pb.StatementPayload(
@@ -145,7 +131,7 @@ class SettlementServicer:
         self, request: pb.GetInclusionProofRequest, call: CallContext
     ) -> pb.GetInclusionProofResponse:
         index, size, path, record = statements.inclusion_proof(
-            _session(call), call.partner_id, request.business_day, request.transfer_id
+            call.uow, call.partner_id, request.business_day, request.transfer_id
         )
         return pb.GetInclusionProofResponse(
             leaf_index=index, tree_size=size, audit_path=path, record=record
@@ -155,9 +141,7 @@ class SettlementServicer:
     def list_payment_instructions(
         self, request: pb.ListPaymentInstructionsRequest, call: CallContext
     ) -> pb.ListPaymentInstructionsResponse:
-        found = statements.payment_instructions(
-            _session(call), call.partner_id, request.business_day
-        )
+        found = statements.payment_instructions(call.uow, call.partner_id, request.business_day)
         return pb.ListPaymentInstructionsResponse(
             instructions=[
                 pb.PaymentInstruction(
@@ -178,7 +162,7 @@ class SettlementServicer:
         statements.check_day(request.business_day)
         records = [_partner_record(r, i) for i, r in enumerate(request.records)]
         reconciliation_id, breaks = disputes.submit_reconciliation(
-            _session(call), self.clock, call.partner_id, request.business_day, records
+            call.uow, self.clock, call.partner_id, request.business_day, records
         )
         return pb.SubmitReconciliationResponse(
             reconciliation_id=reconciliation_id,
@@ -203,7 +187,7 @@ class SettlementServicer:
             request.claimed_amount.currency_code,
             request.reason,
         )
-        row = disputes.open_dispute(_session(call), self.clock, command)
+        row = disputes.open_dispute(call.uow, self.clock, command)
         return pb.OpenDisputeResponse(dispute=dispute_message(row))
 
     @rpc("ResolveDispute", STATE_CHANGING)
@@ -211,7 +195,7 @@ class SettlementServicer:
         self, request: pb.ResolveDisputeRequest, call: CallContext
     ) -> pb.ResolveDisputeResponse:
         row = disputes.resolve_dispute(
-            _session(call),
+            call.uow,
             self.clock,
             self.calendar,
             call.partner_id,
@@ -224,7 +208,7 @@ class SettlementServicer:
     def list_disputes(
         self, request: pb.ListDisputesRequest, call: CallContext
     ) -> pb.ListDisputesResponse:
-        rows = disputes.disputes_of(_session(call), call.partner_id)
+        rows = disputes.disputes_of(call.uow, call.partner_id)
         return pb.ListDisputesResponse(disputes=[dispute_message(row) for row in rows])
 
 

@@ -1,7 +1,7 @@
 """What the settlement screens read: runs, positions, the net-position chart and the files.
 
 Everything goes through the hub's settlement handlers (exchange.services.statements,
-export_files) and the settlement store functions those handlers use; a partner user's view is
+export_files) and the settlement port those handlers read (uow.settlement); a partner user's view is
 cut down to its own rows here, before any template sees it.
 """
 
@@ -9,11 +9,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sqlalchemy.orm import Session
-
-from exchange.adapters.sql import settlement_store as store
-from exchange.adapters.sql.tables import SettlementDayRow
 from exchange.domain.rates import CURRENCY_MINOR_UNITS
+from exchange.domain.settlement import SettledDay, SettlementReader
 from exchange.services import export_files, statements
 from settlement import exports
 from settlement.model import HUB_PARTICIPANT, BankAccount, Direction, PaymentInstruction
@@ -45,18 +42,18 @@ class PositionRow:
     net_minor: int
 
 
-def settled_days(session: Session, days: list[str]) -> list[SettlementDayRow]:
+def settled_days(uow: SettlementReader, days: list[str]) -> list[SettledDay]:
     """The settled ones among `days` (a bounded range), in the order given."""
-    found = (store.settled_day(session, day) for day in days)
+    found = (uow.settlement.settled_day(day) for day in days)
     return [day for day in found if day is not None]
 
 
-def runs(session: Session, days: list[str], partner_id: str | None) -> list[RunRow]:
+def runs(uow: SettlementReader, days: list[str], partner_id: str | None) -> list[RunRow]:
     rows = []
-    for day in settled_days(session, days):
+    for day in settled_days(uow, days):
         currencies = []
-        for run in store.runs(session, day.business_day):
-            positions = store.positions(session, day.business_day, run.currency)
+        for run in uow.settlement.runs(day.business_day):
+            positions = uow.settlement.positions(day.business_day, run.currency)
             if partner_id is None:
                 volume = sum(
                     p.receivable_minor for p in positions if p.participant != HUB_PARTICIPANT
@@ -77,16 +74,18 @@ def runs(session: Session, days: list[str], partner_id: str | None) -> list[RunR
     return rows
 
 
-def currencies_of(session: Session, business_day: str) -> list[str]:
-    statements.settled(session, business_day)
-    return [run.currency for run in store.runs(session, business_day)]
+def currencies_of(uow: SettlementReader, business_day: str) -> list[str]:
+    statements.settled(uow, business_day)
+    return [run.currency for run in uow.settlement.runs(business_day)]
 
 
-def positions(session: Session, business_day: str, partner_id: str | None) -> list[PositionRow]:
+def positions(
+    uow: SettlementReader, business_day: str, partner_id: str | None
+) -> list[PositionRow]:
     """Per participant x currency. A partner sees its own rows only."""
     rows = []
-    for currency in currencies_of(session, business_day):
-        for position in store.positions(session, business_day, currency):
+    for currency in currencies_of(uow, business_day):
+        for position in uow.settlement.positions(business_day, currency):
             if partner_id is not None and position.participant != partner_id:
                 continue
             if position.participant == HUB_PARTICIPANT:
@@ -102,7 +101,7 @@ def positions(session: Session, business_day: str, partner_id: str | None) -> li
                 )
                 continue
             lines = list(
-                statements.statement_lines(session, position.participant, business_day, currency)
+                statements.statement_lines(uow, position.participant, business_day, currency)
             )
             totals = statements.totals(lines)
             assert totals.net_minor == position.net_minor, "a statement nets to its position"
@@ -119,11 +118,11 @@ def positions(session: Session, business_day: str, partner_id: str | None) -> li
     return rows
 
 
-def nets_sum_to_zero(session: Session, business_day: str) -> dict[str, bool]:
+def nets_sum_to_zero(uow: SettlementReader, business_day: str) -> dict[str, bool]:
     """Per currency, over every participant: said on the page without showing the others."""
     return {
-        currency: sum(p.net_minor for p in store.positions(session, business_day, currency)) == 0
-        for currency in currencies_of(session, business_day)
+        currency: sum(p.net_minor for p in uow.settlement.positions(business_day, currency)) == 0
+        for currency in currencies_of(uow, business_day)
     }
 
 
@@ -135,49 +134,49 @@ class ChartPoint:
 
 
 def net_history(
-    session: Session, days: list[str], partner_id: str, currency: str
+    uow: SettlementReader, days: list[str], partner_id: str, currency: str
 ) -> list[ChartPoint]:
     """One point per calendar day, oldest first (the chart's x axis); a day not settled (yet)
     has no position and draws no bar."""
-    settled = {day.business_day for day in settled_days(session, days)}
+    settled = {day.business_day for day in settled_days(uow, days)}
     points = []
     for business_day in reversed(days):
         if business_day not in settled:
             points.append(ChartPoint(business_day, 0, False))
             continue
-        own = statements.own_position(session, partner_id, business_day, currency)
+        own = statements.own_position(uow, partner_id, business_day, currency)
         points.append(ChartPoint(business_day, own.net_minor if own is not None else 0, True))
     return points
 
 
 def instructions(
-    session: Session, business_day: str, partner_id: str | None
+    uow: SettlementReader, business_day: str, partner_id: str | None
 ) -> list[PaymentInstruction]:
     if partner_id is None:
-        statements.settled(session, business_day)
-        return store.instructions(session, business_day)
-    return statements.payment_instructions(session, partner_id, business_day)
+        statements.settled(uow, business_day)
+        return uow.settlement.instructions(business_day)
+    return statements.payment_instructions(uow, partner_id, business_day)
 
 
 def day_files(
-    session: Session, business_day: str, partner_id: str | None, banks: dict[str, BankAccount]
+    uow: SettlementReader, business_day: str, partner_id: str | None, banks: dict[str, BankAccount]
 ) -> dict[str, bytes]:
     """The files a user may download, by name. The operator gets every file of
     `coalition export`, byte for byte; a partner its own statements (the same bytes as the
     export's), its own statement JSON and, when it is paid out, a pain.001 of its own pay-out:
     the coalition-wide JSON and pain.001 carry the other partners' positions and accounts."""
-    files, _notes = export_files.day_files(session, business_day, banks)
+    files, _notes = export_files.day_files(uow, business_day, banks)
     if partner_id is None:
         return files
     own = {
         name: data for name, data in files.items() if name.startswith(f"statement-{partner_id}-")
     }
-    day = statements.settled(session, business_day)
-    own_instructions = statements.payment_instructions(session, partner_id, business_day)
+    day = statements.settled(uow, business_day)
+    own_instructions = statements.payment_instructions(uow, partner_id, business_day)
     own_positions = [
         p
-        for currency in currencies_of(session, business_day)
-        for p in store.positions(session, business_day, currency)
+        for currency in currencies_of(uow, business_day)
+        for p in uow.settlement.positions(business_day, currency)
         if p.participant == partner_id
     ]
     own[f"settlement-{partner_id}.json"] = exports.settlement_json(
@@ -196,7 +195,7 @@ def day_files(
 
 
 def _own_payout(
-    day: SettlementDayRow, instruction: PaymentInstruction, banks: dict[str, BankAccount]
+    day: SettledDay, instruction: PaymentInstruction, banks: dict[str, BankAccount]
 ) -> bytes | None:
     if instruction.direction is not Direction.PAY_OUT:
         return None
@@ -217,11 +216,11 @@ def _own_payout(
 
 
 def day_has_transfer(
-    session: Session, business_day: str, transfer_id: str, partner_id: str | None
+    uow: SettlementReader, business_day: str, transfer_id: str, partner_id: str | None
 ) -> bool:
     """Search: is this transfer on that day's statement of the user's partner (any, for an
     operator)? Another partner's transfer is simply not found."""
-    record = store.settled_record(session, business_day, transfer_id)
+    record = uow.settlement.settled_record(business_day, transfer_id)
     if record is None:
         return False
     return partner_id is None or partner_id in (

@@ -5,13 +5,11 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import timedelta
 
-from sqlalchemy.orm import Session
 from starlette.datastructures import QueryParams
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from exchange.adapters.sql.settlement_store import positions as store_positions
 from exchange.adapters.sql.unit_of_work import SqlUnitOfWork
 from exchange.console import finance, store
 from exchange.console.app import Console
@@ -65,12 +63,12 @@ def runs_page(console: Console, request: Request) -> Response:
         partner = viewed_partner(uow, principal, request.query_params.get("partner", ""))
         days = _range(console, request, uow)
         search = search_text(request.query_params)
-        rows = finance.runs(uow.session, days.days, partner)
+        rows = finance.runs(uow, days.days, partner)
         if search:
             rows = [
                 row
                 for row in rows
-                if finance.day_has_transfer(uow.session, row.business_day, search, partner)
+                if finance.day_has_transfer(uow, row.business_day, search, partner)
             ]
         choices = partner_ids(uow) if principal.is_operator else []
     if wants_csv(request):
@@ -93,24 +91,22 @@ def runs_page(console: Console, request: Request) -> Response:
 
 
 def _statements_of_day(
-    console: Console, session: Session, business_day: str, partner: str | None
+    console: Console, uow: SqlUnitOfWork, business_day: str, partner: str | None
 ) -> list[CheckedStatement]:
     checked = []
-    for currency in finance.currencies_of(session, business_day):
+    for currency in finance.currencies_of(uow, business_day):
         participants = (
             [partner]
             if partner is not None
             else [
                 p.participant
-                for p in store_positions(session, business_day, currency)
+                for p in uow.settlement.positions(business_day, currency)
                 if p.participant != HUB_PARTICIPANT
             ]
         )
         for partner_id in participants:
             checked.append(
-                checked_statement(
-                    session, console.settings.hub_key, partner_id, business_day, currency
-                )
+                checked_statement(uow, console.settings.hub_key, partner_id, business_day, currency)
             )
     return checked
 
@@ -121,7 +117,7 @@ def verify_fragment(console: Console, request: Request) -> Response:
         principal = console.principal(request, uow)
         partner = viewed_partner(uow, principal, request.query_params.get("partner", ""))
         try:
-            checked = _statements_of_day(console, uow.session, business_day, partner)
+            checked = _statements_of_day(console, uow, business_day, partner)
         except DomainError:
             raise NotFound from None
     context = {"checked": checked, "business_day": business_day}
@@ -134,14 +130,14 @@ def positions_page(console: Console, request: Request) -> Response:
         principal = console.principal(request, uow)
         partner = viewed_partner(uow, principal, query.get("partner", ""))
         days = _range(console, request, uow)
-        settled = [d.business_day for d in finance.settled_days(uow.session, days.days)]
+        settled = [d.business_day for d in finance.settled_days(uow, days.days)]
         business_day = query.get("day") or (settled[0] if settled else "")
         rows: list[finance.PositionRow] = []
         zero: dict[str, bool] = {}
         if business_day:
             try:
-                rows = finance.positions(uow.session, business_day, partner)
-                zero = finance.nets_sum_to_zero(uow.session, business_day)
+                rows = finance.positions(uow, business_day, partner)
+                zero = finance.nets_sum_to_zero(uow, business_day)
             except DomainError:
                 raise NotFound from None
         search = search_text(query)
@@ -184,7 +180,7 @@ def _chart(
     today = console.current_day(uow)
 
     days = DateRange(today - timedelta(days=span - 1), today).days
-    points = finance.net_history(uow.session, days, chart_partner, currency)
+    points = finance.net_history(uow, days, chart_partner, currency)
     return {
         "chart": net_chart(points, currency, span),
         "chart_points": [p for p in points if p.settled],
@@ -204,15 +200,15 @@ def statement_page(console: Console, request: Request) -> Response:
         partner = one_partner(uow, principal, requested)
         business_day = query.get("day", "")
         try:
-            currencies = finance.currencies_of(uow.session, business_day)
+            currencies = finance.currencies_of(uow, business_day)
             currency = query.get("currency") or (currencies[0] if currencies else "USD")
             if currency not in currencies:
                 raise NotFound
             statement = checked_statement(
-                uow.session, console.settings.hub_key, partner, business_day, currency
+                uow, console.settings.hub_key, partner, business_day, currency
             )
             files = finance.day_files(
-                uow.session, business_day, partner if not principal.is_operator else None,
+                uow, business_day, partner if not principal.is_operator else None,
                 console.settings.bank_accounts,
             )  # fmt: skip
         except DomainError:
@@ -259,9 +255,7 @@ def download(console: Console, request: Request) -> Response:
         principal = console.principal(request, uow)
         partner = principal.partner_id
         try:
-            files = finance.day_files(
-                uow.session, business_day, partner, console.settings.bank_accounts
-            )
+            files = finance.day_files(uow, business_day, partner, console.settings.bank_accounts)
         except DomainError:
             raise NotFound from None
         if name not in files:

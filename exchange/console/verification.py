@@ -10,13 +10,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sqlalchemy.orm import Session
-
 from coalition import merkle, wire
 from coalition.keys import SigningKey, verify_signature
 from coalition.records import decode_record
 from coalition.v1 import common_pb2
 from coalition.v1 import settlement_pb2 as pb
+from exchange.domain.settlement import SettlementReader
 from exchange.services import statements
 
 STATEMENT_SIGNING_KIND = "statement"
@@ -102,11 +101,11 @@ def _line_matches(line: statements.StatementLine) -> bool:
 
 
 def checked_statement(
-    session: Session, hub_key: SigningKey, partner_id: str, business_day: str, currency: str
+    uow: SettlementReader, hub_key: SigningKey, partner_id: str, business_day: str, currency: str
 ) -> CheckedStatement:
     """Raises DomainError(NOT_SETTLED) for a day that is not settled."""
-    day = statements.settled(session, business_day)
-    lines = list(statements.statement_lines(session, partner_id, business_day, currency))
+    day = statements.settled(uow, business_day)
+    lines = list(statements.statement_lines(uow, partner_id, business_day, currency))
     payload = _payload(partner_id, (business_day, currency, day.merkle_root, day.tree_size), lines)
     signed = wire.payload_signing_bytes(kind=STATEMENT_SIGNING_KIND, payload=payload)
     signature = hub_key.sign(signed)
@@ -119,7 +118,7 @@ def checked_statement(
                 line.leaf_index,
                 day.tree_size,
                 statements.audit_path(
-                    session, day, line.leaf_index, merkle.leaf_hash(line.record_bytes)
+                    uow, day, line.leaf_index, merkle.leaf_hash(line.record_bytes)
                 ),
                 day.merkle_root,
             ),

@@ -13,12 +13,12 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date
 
-from exchange.adapters.sql.tables import DisputeRow
 from exchange.adapters.sql.unit_of_work import SqlUnitOfWork
 from exchange.console import store
 from exchange.console.auth import Principal
 from exchange.console.scope import NotFound, parties_visible, partner_ids, require_action
 from exchange.console.tables import ConsoleUploadRow
+from exchange.domain.disputes import Dispute
 from exchange.domain.errors import DomainError, ErrorCode
 from exchange.domain.ports import Clock
 from exchange.domain.rates import CURRENCY_MINOR_UNITS
@@ -64,7 +64,7 @@ def upload(
         raise Refused(f"The file was not accepted: {error}. Nothing was stored.") from None
     try:
         reconciliation_id, breaks = disputes.submit_reconciliation(
-            uow.session, clock, partner_id, business_day, records
+            uow, clock, partner_id, business_day, records
         )
     except DomainError as error:
         raise Refused(f"{error.message}. Nothing was stored.") from None
@@ -136,7 +136,7 @@ def open_dispute(
     principal: Principal,
     line: tuple[str, str],
     claim: tuple[str, str],
-) -> DisputeRow:
+) -> Dispute:
     partner_id = require_action(principal)
     business_day, transfer_id = line
     own = own_line(uow, partner_id, business_day, transfer_id)
@@ -149,7 +149,7 @@ def open_dispute(
         own.record.currency,
         reason.strip(),
     )
-    row = _run(lambda: disputes.open_dispute(uow.session, clock, command))
+    row = _run(lambda: disputes.open_dispute(uow, clock, command))
     store.audit(uow.session, clock.now_us(), principal.who, "dispute opened", row.dispute_id)
     uow.commit()
     return row
@@ -159,7 +159,7 @@ def own_line(
     uow: SqlUnitOfWork, partner_id: str, business_day: str, transfer_id: str
 ) -> statements.StatementLine:
     try:
-        lines = statements.statement_lines(uow.session, partner_id, business_day)
+        lines = statements.statement_lines(uow, partner_id, business_day)
         found = next((ln for ln in lines if ln.record.transfer_id == transfer_id), None)
     except DomainError:
         found = None
@@ -174,12 +174,12 @@ def resolve(
     calendar: CoalitionCalendar,
     principal: Principal,
     decision: tuple[str, bool, str],
-) -> DisputeRow:
+) -> Dispute:
     partner_id = require_action(principal)
     dispute_id, accept, reason = decision
     row = _run(
         lambda: disputes.resolve_dispute(
-            uow.session, clock, calendar, partner_id, dispute_id, (accept, reason.strip())
+            uow, clock, calendar, partner_id, dispute_id, (accept, reason.strip())
         )
     )
     action = "dispute accepted" if accept else "dispute rejected"
@@ -188,7 +188,7 @@ def resolve(
     return row
 
 
-def _run(handler: Callable[[], DisputeRow]) -> DisputeRow:
+def _run(handler: Callable[[], Dispute]) -> Dispute:
     try:
         row = handler()
     except DomainError as error:
@@ -198,20 +198,20 @@ def _run(handler: Callable[[], DisputeRow]) -> DisputeRow:
     return row
 
 
-def disputes_visible(uow: SqlUnitOfWork, principal: Principal) -> list[DisputeRow]:
+def disputes_visible(uow: SqlUnitOfWork, principal: Principal) -> list[Dispute]:
     """Newest first: a partner's own (opened or against it); every one for an operator."""
     partners = [principal.partner_id] if principal.partner_id else partner_ids(uow)
-    seen: dict[str, DisputeRow] = {}
+    seen: dict[str, Dispute] = {}
     for partner_id in partners:
-        for row in disputes.disputes_of(uow.session, partner_id):
+        for row in disputes.disputes_of(uow, partner_id):
             seen[row.dispute_id] = row
     return sorted(seen.values(), key=lambda r: (r.opened_at_us, r.dispute_id), reverse=True)
 
 
-def dispute(uow: SqlUnitOfWork, principal: Principal, dispute_id: str) -> DisputeRow:
+def dispute(uow: SqlUnitOfWork, principal: Principal, dispute_id: str) -> Dispute:
     partners = [principal.partner_id] if principal.partner_id else partner_ids(uow)
     for partner_id in partners:
-        for row in disputes.disputes_of(uow.session, partner_id):
+        for row in disputes.disputes_of(uow, partner_id):
             if row.dispute_id == dispute_id and parties_visible(
                 principal, row.opened_by, row.counterparty
             ):

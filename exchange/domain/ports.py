@@ -2,16 +2,18 @@
 
 from __future__ import annotations
 
-from collections.abc import Collection, Sequence
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Protocol, TypeVar
 
+from exchange.domain.disputes import DisputeRepository
 from exchange.domain.events import FeedEvent, FeedPosition, StoredEvent
 from exchange.domain.ledger import Journal
 from exchange.domain.members import LinkCode, MemberId
 from exchange.domain.metrics import MetricsRepository
 from exchange.domain.partners import Partner, PartnerKey
 from exchange.domain.rates import RateAgreement
+from exchange.domain.settlement import SettlementRepository
 from exchange.domain.tiers import RecognitionAgreement, TierLadder
 from exchange.domain.transfers import Quote, Transfer, TransferState
 
@@ -249,6 +251,12 @@ class UnitOfWork(Protocol):
     @property
     def metrics(self) -> MetricsRepository: ...
 
+    @property
+    def settlement(self) -> SettlementRepository: ...
+
+    @property
+    def disputes(self) -> DisputeRepository: ...
+
     def __enter__(self) -> UnitOfWork: ...
 
     def __exit__(self, *exc_info: object) -> None: ...
@@ -258,8 +266,20 @@ class UnitOfWork(Protocol):
     def rollback(self) -> None: ...
 
 
+_Result = TypeVar("_Result")
+
+
+class WriteConflict(Exception):
+    """A unique key another transaction took first: what it stored is the result."""
+
+
 class UnitOfWorkFactory(Protocol):
     def __call__(self) -> UnitOfWork: ...
+
+    def run(self, work: Callable[[UnitOfWork], _Result]) -> _Result:
+        """Runs `work` in a unit of its own and commits it; runs it again, in a new unit, on
+        transient failures (serialization, deadlock, a connection lost before COMMIT). A unique
+        key taken by another transaction raises WriteConflict."""
 
 
 class RateAgreementRepository(Protocol):

@@ -8,12 +8,6 @@ from datetime import date, timedelta
 from decimal import Decimal
 from fractions import Fraction
 
-from sqlalchemy import Engine
-from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session
-
-from exchange.adapters.sql.engine import run_with_retries
-from exchange.adapters.sql.metrics_repository import SqlMetricsRepository
 from exchange.domain import metrics_rollup as rollup
 from exchange.domain.errors import FieldChecks
 from exchange.domain.metrics import (
@@ -33,7 +27,7 @@ from exchange.domain.metrics import (
     parse_period,
 )
 from exchange.domain.metrics_release import Series, build_series
-from exchange.domain.ports import Clock, UnitOfWork
+from exchange.domain.ports import Clock, UnitOfWork, UnitOfWorkFactory, WriteConflict
 from settlement.calendar import CoalitionCalendar
 
 log = logging.getLogger(__name__)
@@ -221,23 +215,21 @@ def _quantile(values: list[int], q: Fraction) -> Decimal:
 
 
 def roll_up_settled_day(
-    engine: Engine, calendar: CoalitionCalendar, business_day: str, at_us: int
+    uows: UnitOfWorkFactory, calendar: CoalitionCalendar, business_day: str, at_us: int
 ) -> bool:
-    """Folds a settled day once, in its own transaction; False if it was folded already.
+    """Folds a settled day once, in its own unit of work; False if it was folded already.
 
     Runs after the settlement commits: a failure here never holds up a settlement, and the
     next settlement call for the day (which finds it settled) folds it then.
     """
 
-    def fold() -> bool:
-        with Session(engine) as session, session.begin():
-            metrics = SqlMetricsRepository(session)
-            if metrics.folded_days(business_day, business_day):
-                return False
-            fold_day(metrics, calendar, business_day, at_us)
-            return True
+    def fold(uow: UnitOfWork) -> bool:
+        if uow.metrics.folded_days(business_day, business_day):
+            return False
+        fold_day(uow.metrics, calendar, business_day, at_us)
+        return True
 
     try:
-        return run_with_retries(fold)
-    except IntegrityError:
+        return uows.run(fold)
+    except WriteConflict:
         return False  # another process folded the day at the same moment

@@ -3,15 +3,21 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 from pathlib import Path
 
-from sqlalchemy.orm import Session
-
-from exchange.adapters.sql import settlement_store as store
 from exchange.domain.rates import CURRENCY_MINOR_UNITS
+from exchange.domain.settlement import SettlementRepository
+from exchange.legacy_handles import Reads, reader_of
 from exchange.services.statements import settled
 from settlement import exports
-from settlement.model import HUB_PARTICIPANT, BankAccount, Direction, PaymentInstruction
+from settlement.model import (
+    HUB_PARTICIPANT,
+    BankAccount,
+    Direction,
+    PaymentInstruction,
+    TransferRecord,
+)
 
 BANK_ACCOUNT_FIELDS = ("name", "iban", "bic")
 
@@ -29,13 +35,14 @@ def load_bank_accounts(path: Path) -> dict[str, BankAccount]:
 
 
 def day_files(
-    session: Session, business_day: str, bank_accounts: dict[str, BankAccount]
+    uow: Reads, business_day: str, bank_accounts: dict[str, BankAccount]
 ) -> tuple[dict[str, bytes], list[str]]:
     """Every export of a settled day by file name, and notes on files that could not be made."""
-    day = settled(session, business_day)
-    currencies = [run.currency for run in store.runs(session, business_day)]
-    positions = [p for c in currencies for p in store.positions(session, business_day, c)]
-    instructions = store.instructions(session, business_day)
+    day = settled(uow, business_day)
+    store = reader_of(uow).settlement
+    currencies = [run.currency for run in store.runs(business_day)]
+    positions = [p for c in currencies for p in store.positions(business_day, c)]
+    instructions = store.instructions(business_day)
     units = CURRENCY_MINOR_UNITS
     files = {
         "positions.csv": exports.positions_csv(business_day, positions, units),
@@ -47,11 +54,11 @@ def day_files(
     for currency in currencies:
         participants = sorted(
             p.participant
-            for p in store.positions(session, business_day, currency)
+            for p in store.positions(business_day, currency)
             if p.participant != HUB_PARTICIPANT
         )
         for partner_id in participants:
-            records = store.partner_records(session, business_day, partner_id, currency)
+            records = partner_records(store, business_day, partner_id, currency)
             files[f"statement-{partner_id}-{currency}.csv"] = exports.statement_csv(
                 partner_id, business_day, currency, records, units
             )
@@ -61,6 +68,18 @@ def day_files(
             business_day, day.settled_at_us, currency, instructions, bank_accounts, files, notes
         )
     return files, notes
+
+
+def partner_records(
+    store: SettlementRepository, business_day: str, partner_id: str, currency: str
+) -> Iterator[TransferRecord]:
+    """One partner's records of a settled day in one currency, as settled."""
+    for _index, record in store.settled_records(business_day):
+        if record.currency == currency and partner_id in (
+            record.source_partner_id,
+            record.destination_partner_id,
+        ):
+            yield record
 
 
 def _payouts_file(

@@ -6,14 +6,15 @@ import logging
 from collections.abc import Iterator
 from dataclasses import dataclass
 
-from sqlalchemy.orm import Session
-
 from coalition import merkle
-from exchange.adapters.sql import settlement_store as store
-from exchange.adapters.sql import tree_store
-from exchange.adapters.sql.tables import SettlementDayRow
 from exchange.domain.errors import DomainError, ErrorCode, invalid
-from exchange.services.settlement import record_bytes
+from exchange.domain.settlement import (
+    SettledDay,
+    SettlementRepository,
+    record_bytes,
+    record_from_bytes,
+)
+from exchange.legacy_handles import Reads, reader_of
 from settlement.calendar import parse_day
 from settlement.model import NetPosition, PaymentInstruction, TransferRecord
 
@@ -28,8 +29,12 @@ def check_day(business_day: str) -> str:
     return business_day
 
 
-def settled(session: Session, business_day: str) -> SettlementDayRow:
-    day = store.settled_day(session, check_day(business_day))
+def _store(uow: Reads) -> SettlementRepository:
+    return reader_of(uow).settlement
+
+
+def settled(uow: Reads, business_day: str) -> SettledDay:
+    day = _store(uow).settled_day(check_day(business_day))
     if day is None:
         raise DomainError(ErrorCode.NOT_SETTLED, f"business day {business_day} is not settled")
     return day
@@ -55,11 +60,11 @@ class StatementTotals:
 
 
 def statement_lines(
-    session: Session, partner_id: str, business_day: str, currency: str | None = None
+    uow: Reads, partner_id: str, business_day: str, currency: str | None = None
 ) -> Iterator[StatementLine]:
     """The partner's records of the day as settled (in one currency, or all), each with its
     index in the Merkle tree."""
-    for index, record in store.settled_records(session, business_day):
+    for index, record in _store(uow).settled_records(business_day):
         if currency is not None and record.currency != currency:
             continue
         if partner_id not in (record.source_partner_id, record.destination_partner_id):
@@ -75,35 +80,29 @@ def totals(lines: list[StatementLine]) -> StatementTotals:
 
 
 def own_position(
-    session: Session, partner_id: str, business_day: str, currency: str
+    uow: Reads, partner_id: str, business_day: str, currency: str
 ) -> NetPosition | None:
-    settled(session, business_day)
-    return next(
-        (
-            p
-            for p in store.positions(session, business_day, currency)
-            if p.participant == partner_id
-        ),
-        None,
-    )
+    settled(uow, business_day)
+    positions = _store(uow).positions(business_day, currency)
+    return next((p for p in positions if p.participant == partner_id), None)
 
 
 def inclusion_proof(
-    session: Session, partner_id: str, business_day: str, transfer_id: str
+    uow: Reads, partner_id: str, business_day: str, transfer_id: str
 ) -> tuple[int, int, list[bytes], bytes]:
     """(leaf index, tree size, audit path, record bytes) for one of the partner's records.
 
     A handful of indexed reads: the record by (day, transfer id), then the path's stored nodes.
     """
-    day = settled(session, business_day)
-    found = tree_store.settled_leaf(session, business_day, transfer_id)
+    day = settled(uow, business_day)
+    found = _store(uow).settled_leaf(business_day, transfer_id)
     if found is None:
         raise _no_such_record()
     index, data = found
-    record = store.record_from_bytes(data)
+    record = record_from_bytes(data)
     if partner_id not in (record.source_partner_id, record.destination_partner_id):
         raise _no_such_record()  # the same answer as for a record that does not exist
-    path = audit_path(session, day, index, merkle.leaf_hash(data))
+    path = audit_path(uow, day, index, merkle.leaf_hash(data))
     return index, day.tree_size, path, record_bytes(record)
 
 
@@ -111,12 +110,13 @@ def _no_such_record() -> DomainError:
     return DomainError(ErrorCode.RECORD_NOT_FOUND, "no such record of yours on that day")
 
 
-def audit_path(session: Session, day: SettlementDayRow, index: int, leaf: bytes) -> list[bytes]:
+def audit_path(uow: Reads, day: SettledDay, index: int, leaf: bytes) -> list[bytes]:
     """The audit path of leaf `index` of a settled day, from its stored nodes and checked
     against the day's root; a day without them (none should be since migration 0007), or
     whose nodes do not give its root, is rehashed from all its leaves."""
+    store = _store(uow)
     keys = merkle.audit_path_keys(index, day.tree_size)
-    nodes = tree_store.node_hashes(session, day.business_day, (k for p in keys for k in p))
+    nodes = store.node_hashes(day.business_day, (k for p in keys for k in p))
     try:
         path = merkle.proof_from_nodes(keys, nodes)
     except KeyError:
@@ -125,13 +125,13 @@ def audit_path(session: Session, day: SettlementDayRow, index: int, leaf: bytes)
         if merkle.verify_inclusion(leaf, index, day.tree_size, path, day.merkle_root):
             return path
         log.error("the stored tree nodes of business day %s do not give its root", day.business_day)
-    leaves = store.leaf_hashes(session, day.business_day)
+    leaves = store.leaf_hashes(day.business_day)
     assert len(leaves) == day.tree_size, "a settled day keeps every leaf"
     return merkle.inclusion_proof(leaves, index)
 
 
 def payment_instructions(
-    session: Session, partner_id: str, business_day: str
+    uow: Reads, partner_id: str, business_day: str
 ) -> list[PaymentInstruction]:
-    settled(session, business_day)
-    return store.instructions(session, business_day, partner_id)
+    settled(uow, business_day)
+    return _store(uow).instructions(business_day, partner_id)

@@ -1,4 +1,4 @@
-"""SQL side of settlement: streams a day's records, stores runs, leaves, positions, disputes.
+"""SQL side of settlement: streams a day's records, stores its runs, leaves and positions.
 
 Records are read in transfer-id order in batches (yield_per), so a run's memory does not grow
 with the number of transfers; the day's leaf hashes are written back in batches as they go.
@@ -10,23 +10,21 @@ import heapq
 from collections.abc import Iterator
 from typing import cast
 
-from sqlalchemy import Table, delete, insert, or_, select, update
+from sqlalchemy import Table, insert, select
 from sqlalchemy.orm import Session
 
-from coalition.records import decode_record
 from exchange.adapters.sql.bulk import insert_rows
 from exchange.adapters.sql.tables import (
     AdjustmentRow,
     BusinessDayRow,
-    DisputeRow,
     PaymentInstructionRow,
-    ReconciliationRow,
     SettlementDayRow,
     SettlementLeafRow,
     SettlementPositionRow,
     SettlementRunRow,
     TransferRow,
 )
+from exchange.domain.settlement import SettledDay, SettlementRun, record_from_bytes
 from settlement.model import Direction, NetPosition, PaymentInstruction, TransferRecord
 
 STREAM_BATCH_ROWS = 5_000
@@ -98,18 +96,6 @@ def day_records(session: Session, business_day: str) -> Iterator[TransferRecord]
     )
 
 
-def partner_records(
-    session: Session, business_day: str, partner_id: str, currency: str
-) -> Iterator[TransferRecord]:
-    """One partner's records of a settled day in one currency, as settled."""
-    for _index, record in settled_records(session, business_day):
-        if record.currency == currency and partner_id in (
-            record.source_partner_id,
-            record.destination_partner_id,
-        ):
-            yield record
-
-
 class LeafWriter:
     """Buffers a day's leaf hashes and writes them in batches."""
 
@@ -151,23 +137,6 @@ def settled_records(session: Session, business_day: str) -> Iterator[tuple[int, 
         yield index, record_from_bytes(record)
 
 
-def record_from_bytes(data: bytes) -> TransferRecord:
-    fields = decode_record(data)
-    return TransferRecord(
-        str(fields["transfer_id"]),
-        str(fields["kind"]),
-        str(fields["source_partner_id"]),
-        str(fields["destination_partner_id"]),
-        int(fields["source_points"]),
-        int(fields["destination_points"]),
-        str(fields["currency"]),
-        int(fields["amount_minor"]),
-        int(fields["fee_minor"]),
-        str(fields["business_day"]),
-        int(fields["completed_at_us"]),
-    )
-
-
 def settled_record(session: Session, business_day: str, transfer_id: str) -> TransferRecord | None:
     data = session.execute(
         select(SettlementLeafRow.record).where(
@@ -187,46 +156,48 @@ def leaf_hashes(session: Session, business_day: str) -> list[bytes]:
     return list(session.execute(query).scalars())
 
 
-def leaf_index(session: Session, business_day: str, transfer_id: str) -> int | None:
-    return session.execute(
-        select(SettlementLeafRow.leaf_index).where(
-            SettlementLeafRow.business_day == business_day,
-            SettlementLeafRow.transfer_id == transfer_id,
-        )
-    ).scalar()
-
-
-def settled_day(session: Session, business_day: str) -> SettlementDayRow | None:
-    return (
+def settled_day(session: Session, business_day: str) -> SettledDay | None:
+    row = (
         session.execute(
             select(SettlementDayRow).where(SettlementDayRow.business_day == business_day)
         )
         .scalars()
         .first()
     )
+    if row is None:
+        return None
+    return SettledDay(
+        business_day=row.business_day,
+        merkle_root=row.merkle_root,
+        tree_size=row.tree_size,
+        settled_at_us=row.settled_at_us,
+    )
 
 
-def store_day(session: Session, business_day: str, root: bytes, size: int, at_us: int) -> None:
+def store_day(session: Session, day: SettledDay) -> None:
     session.execute(
         insert(SettlementDayRow).values(
-            business_day=business_day, merkle_root=root, tree_size=size, settled_at_us=at_us
+            business_day=day.business_day,
+            merkle_root=day.merkle_root,
+            tree_size=day.tree_size,
+            settled_at_us=day.settled_at_us,
         )
     )
 
 
 def store_run(
     session: Session,
-    run: tuple[str, str, int, int],
+    run: SettlementRun,
     positions: list[NetPosition],
     instructions: list[PaymentInstruction],
 ) -> None:
-    business_day, currency, record_count, at_us = run
+    business_day, currency = run.business_day, run.currency
     session.execute(
         insert(SettlementRunRow).values(
             business_day=business_day,
             currency=currency,
-            record_count=record_count,
-            settled_at_us=at_us,
+            record_count=run.record_count,
+            settled_at_us=run.settled_at_us,
         )
     )
     if positions:
@@ -261,14 +232,21 @@ def store_run(
         )
 
 
-def runs(session: Session, business_day: str) -> list[SettlementRunRow]:
-    return list(
-        session.execute(
-            select(SettlementRunRow)
-            .where(SettlementRunRow.business_day == business_day)
-            .order_by(SettlementRunRow.currency)
-        ).scalars()
-    )
+def runs(session: Session, business_day: str) -> list[SettlementRun]:
+    rows = session.execute(
+        select(SettlementRunRow)
+        .where(SettlementRunRow.business_day == business_day)
+        .order_by(SettlementRunRow.currency)
+    ).scalars()
+    return [
+        SettlementRun(
+            business_day=r.business_day,
+            currency=r.currency,
+            record_count=r.record_count,
+            settled_at_us=r.settled_at_us,
+        )
+        for r in rows
+    ]
 
 
 def positions(session: Session, business_day: str, currency: str) -> list[NetPosition]:
@@ -306,78 +284,6 @@ def instructions(
     ]
 
 
-def add_adjustment(session: Session, values: dict[str, object]) -> None:
-    session.execute(insert(AdjustmentRow).values(values))
-
-
-def add_dispute(session: Session, values: dict[str, object]) -> None:
-    session.execute(insert(DisputeRow).values(values))
-
-
-def get_dispute(
-    session: Session, dispute_id: str, *, for_update: bool = False
-) -> DisputeRow | None:
-    query = select(DisputeRow).where(DisputeRow.dispute_id == dispute_id)
-    if for_update:
-        query = query.with_for_update()
-    return session.execute(query).scalars().first()
-
-
-def resolve_dispute(session: Session, dispute_id: str, values: dict[str, object]) -> None:
-    session.execute(update(DisputeRow).where(DisputeRow.dispute_id == dispute_id).values(values))
-
-
-def disputes_of(session: Session, partner_id: str) -> list[DisputeRow]:
-    return list(
-        session.execute(
-            select(DisputeRow)
-            .where(or_(DisputeRow.opened_by == partner_id, DisputeRow.counterparty == partner_id))
-            .order_by(DisputeRow.opened_at_us, DisputeRow.dispute_id)
-        ).scalars()
-    )
-
-
-def open_dispute_exists(session: Session, transfer_id: str, partner_id: str) -> bool:
-    return (
-        session.execute(
-            select(DisputeRow.dispute_id).where(
-                DisputeRow.transfer_id == transfer_id,
-                DisputeRow.opened_by == partner_id,
-                DisputeRow.state == "open",
-            )
-        ).first()
-        is not None
-    )
-
-
-def stored_reconciliation(
-    session: Session, partner_id: str, business_day: str, digest: bytes
-) -> ReconciliationRow | None:
-    return (
-        session.execute(
-            select(ReconciliationRow).where(
-                ReconciliationRow.partner_id == partner_id,
-                ReconciliationRow.business_day == business_day,
-                ReconciliationRow.upload_sha256 == digest,
-            )
-        )
-        .scalars()
-        .first()
-    )
-
-
-def store_reconciliation(session: Session, values: dict[str, object]) -> None:
-    session.execute(insert(ReconciliationRow).values(values))
-
-
-def hub_day_of(session: Session, transfer_id: str) -> str | None:
-    return session.execute(
-        select(TransferRow.business_day).where(
-            TransferRow.transfer_id == transfer_id, TransferRow.state == "completed"
-        )
-    ).scalar()
-
-
 def transfer_record(session: Session, transfer_id: str) -> TransferRecord | None:
     row = (
         session.execute(select(TransferRow).where(TransferRow.transfer_id == transfer_id))
@@ -399,10 +305,6 @@ def transfer_record(session: Session, transfer_id: str) -> TransferRecord | None
         row.business_day,
         row.resolved_at_us or 0,
     )
-
-
-def discard_leaves(session: Session, business_day: str) -> None:
-    session.execute(delete(SettlementLeafRow).where(SettlementLeafRow.business_day == business_day))
 
 
 def unsettled_days_through(session: Session, business_day: str) -> list[str]:

@@ -3,25 +3,29 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
+from typing import TypeVar
 
 from sqlalchemy import Engine
-from sqlalchemy.exc import DBAPIError
+from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
 from exchange.adapters.clock import SystemClock
 from exchange.adapters.sql.business_days import SqlBusinessDayRepository
-from exchange.adapters.sql.engine import CommitOutcomeUnknown, is_connection_lost
+from exchange.adapters.sql.dispute_repository import SqlDisputeRepository
+from exchange.adapters.sql.engine import CommitOutcomeUnknown, is_connection_lost, run_with_retries
 from exchange.adapters.sql.feed_repository import SqlEventFeed
 from exchange.adapters.sql.ledger_repository import SqlLedger
 from exchange.adapters.sql.member_repositories import SqlMemberRepository, SqlMemberVault
 from exchange.adapters.sql.metrics_repository import SqlMetricsRepository
 from exchange.adapters.sql.rate_repository import SqlRateAgreementRepository
 from exchange.adapters.sql.repositories import SqlPartnerRepository, SqlRequestLedger
+from exchange.adapters.sql.settlement_repository import SqlSettlementRepository
 from exchange.adapters.sql.tier_repository import SqlTierRepository
 from exchange.adapters.sql.transfer_repository import SqlTransferRepository
-from exchange.domain.ports import Clock, EventEncoder
+from exchange.domain.ports import Clock, EventEncoder, UnitOfWork, WriteConflict
 
 FeedListener = Callable[[Iterable[str]], None]
+_Result = TypeVar("_Result")
 
 
 class SqlUnitOfWork:
@@ -37,6 +41,8 @@ class SqlUnitOfWork:
     ledger: SqlLedger
     business_days: SqlBusinessDayRepository
     metrics: SqlMetricsRepository
+    settlement: SqlSettlementRepository
+    disputes: SqlDisputeRepository
 
     def __init__(self, factory: SqlUnitOfWorkFactory) -> None:
         self._factory = factory
@@ -55,6 +61,8 @@ class SqlUnitOfWork:
         self.ledger = SqlLedger(self.session)
         self.business_days = SqlBusinessDayRepository(self.session)
         self.metrics = SqlMetricsRepository(self.session)
+        self.settlement = SqlSettlementRepository(self.session)
+        self.disputes = SqlDisputeRepository(self.session)
         return self
 
     def __exit__(self, *exc_info: object) -> None:
@@ -101,3 +109,15 @@ class SqlUnitOfWorkFactory:
 
     def __call__(self) -> SqlUnitOfWork:
         return SqlUnitOfWork(self)
+
+    def run(self, work: Callable[[UnitOfWork], _Result]) -> _Result:
+        def attempt() -> _Result:
+            with self() as uow:
+                result = work(uow)
+                uow.commit()
+                return result
+
+        try:
+            return run_with_retries(attempt)
+        except IntegrityError as error:
+            raise WriteConflict("a unique key was taken by another transaction") from error
