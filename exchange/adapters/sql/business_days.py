@@ -9,7 +9,7 @@ from sqlalchemy.dialects.postgresql import insert as postgres_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
-from exchange.adapters.sql.tables import BusinessDayRow
+from exchange.adapters.sql.settlement_tables import BusinessDayRow
 
 OPEN = "open"
 CLOSED = "closed"

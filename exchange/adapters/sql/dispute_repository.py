@@ -7,7 +7,7 @@ from dataclasses import asdict
 from sqlalchemy import insert, or_, select, update
 from sqlalchemy.orm import Session
 
-from exchange.adapters.sql.tables import AdjustmentRow, DisputeRow, ReconciliationRow
+from exchange.adapters.sql.settlement_tables import AdjustmentRow, DisputeRow, ReconciliationRow
 from exchange.domain.disputes import OPEN, Adjustment, Dispute, Reconciliation
 
 

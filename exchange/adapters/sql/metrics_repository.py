@@ -21,11 +21,11 @@ from exchange.adapters.sql.metrics_tables import (
     MetricLinkRow,
     ProgrammeReportRow,
 )
+from exchange.adapters.sql.settlement_tables import SettlementPositionRow
 from exchange.adapters.sql.tables import (
     MemberTierRow,
     PpidRow,
     QuoteRow,
-    SettlementPositionRow,
     TierGrantRow,
     TierRow,
     TransferRow,

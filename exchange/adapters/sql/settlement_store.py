@@ -14,7 +14,7 @@ from sqlalchemy import Table, insert, select
 from sqlalchemy.orm import Session
 
 from exchange.adapters.sql.bulk import insert_rows
-from exchange.adapters.sql.tables import (
+from exchange.adapters.sql.settlement_tables import (
     AdjustmentRow,
     BusinessDayRow,
     PaymentInstructionRow,
@@ -22,8 +22,8 @@ from exchange.adapters.sql.tables import (
     SettlementLeafRow,
     SettlementPositionRow,
     SettlementRunRow,
-    TransferRow,
 )
+from exchange.adapters.sql.tables import TransferRow
 from exchange.domain.settlement import SettledDay, SettlementRun, record_from_bytes
 from settlement.model import Direction, NetPosition, PaymentInstruction, TransferRecord
 

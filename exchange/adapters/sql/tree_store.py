@@ -25,8 +25,7 @@ from sqlalchemy.orm import Session
 
 from coalition import merkle
 from exchange.adapters.sql.bulk import insert_rows
-from exchange.adapters.sql.settlement_tables import SettlementTreeNodeRow
-from exchange.adapters.sql.tables import SettlementLeafRow
+from exchange.adapters.sql.settlement_tables import SettlementLeafRow, SettlementTreeNodeRow
 
 NODE_BATCH_ROWS = 5_000
 _NODES = cast(Table, SettlementTreeNodeRow.__table__)
