@@ -14,6 +14,7 @@ from tests.contract.support import (
     CHARLIE,
     T0,
     commit,
+    fake_disagrees,
     quote,
     read,
     seed_member,
@@ -112,12 +113,6 @@ def test_grants_carry_the_canonical_level_on_the_targets_current_ladder(
 
 def test_tier_reports_are_none_without_reports(factory: UnitOfWorkFactory) -> None:
     assert read(factory, lambda uow: uow.metrics.tier_reports(WINDOW)) == []
-
-
-def fake_disagrees(request: pytest.FixtureRequest, backend: str, reason: str) -> None:
-    """Runs the test on the fakes too, where it must fail: a known disagreement."""
-    if backend == "memory":
-        request.applymarker(pytest.mark.xfail(strict=True, reason=reason))
 
 
 def test_tier_reports_are_the_latest_reports_in_the_window(

@@ -31,11 +31,6 @@ COVERS = {
     "TransferRepository.save",
     "TransferRepository.save_many",
 }
-COMPLETED = {
-    "state": TransferState.COMPLETED,
-    "resolved_at_us": T0 + 5,
-    "business_day": "2023-11-14",
-}
 
 
 @pytest.fixture
@@ -46,7 +41,9 @@ def factory(uow_factory: UnitOfWorkFactory) -> UnitOfWorkFactory:
 
 
 def resolved(found: Transfer) -> Transfer:
-    return replace(found, **COMPLETED)
+    return replace(
+        found, state=TransferState.COMPLETED, resolved_at_us=T0 + 5, business_day="2023-11-14"
+    )
 
 
 def test_a_quote_round_trips(factory: UnitOfWorkFactory) -> None:

@@ -7,7 +7,7 @@ import pytest
 from exchange.domain.ports import UnitOfWork, UnitOfWorkFactory
 from tests.contract.support import ALPHA, BRAVO, partner, read
 
-COVERS = {"UnitOfWork.commit", "UnitOfWork.rollback"}
+COVERS = {"UnitOfWork.commit", "UnitOfWork.rollback", "UnitOfWorkFactory.run"}
 
 
 def _partner_ids(factory: UnitOfWorkFactory) -> list[str]:
@@ -64,3 +64,22 @@ def test_rollback_after_a_commit_keeps_what_was_committed(uow_factory: UnitOfWor
 
     read(uow_factory, add_then_roll_back)
     assert _partner_ids(uow_factory) == [ALPHA]
+
+
+def test_run_commits_the_work_and_returns_its_result(uow_factory: UnitOfWorkFactory) -> None:
+    def add(uow: UnitOfWork) -> str:
+        uow.partners.add(partner(ALPHA))
+        return "done"
+
+    assert uow_factory.run(add) == "done"
+    assert _partner_ids(uow_factory) == [ALPHA]
+
+
+def test_run_leaves_nothing_when_the_work_fails(uow_factory: UnitOfWorkFactory) -> None:
+    def fail(uow: UnitOfWork) -> None:
+        uow.partners.add(partner(ALPHA))
+        raise RuntimeError("handler failed")
+
+    with pytest.raises(RuntimeError):
+        uow_factory.run(fail)
+    assert _partner_ids(uow_factory) == []

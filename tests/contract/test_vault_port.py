@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from cryptography.exceptions import InvalidTag
 
-from exchange.domain.ports import UnitOfWorkFactory
+from exchange.domain.ports import UnitOfWork, UnitOfWorkFactory
 from tests.contract.support import CONFLICT, T0, commit, read, seed_member, seed_partners
 
 COVERS = {
@@ -45,7 +45,12 @@ def test_a_destroyed_key_opens_nothing(factory: UnitOfWorkFactory) -> None:
 
 def test_a_key_not_committed_is_not_kept(factory: UnitOfWorkFactory) -> None:
     commit(factory, lambda uow: uow.members.add_member("m2", T0))
-    sealed = read(factory, lambda uow: (uow.vault.create_key("m2"), uow.vault.seal("m2", b"x"))[1])
+
+    def create_and_seal(uow: UnitOfWork) -> bytes:
+        uow.vault.create_key("m2")
+        return uow.vault.seal("m2", b"x")
+
+    sealed = read(factory, create_and_seal)
     assert read(factory, lambda uow: uow.vault.open("m2", sealed)) is None
 
 
