@@ -349,6 +349,10 @@ class InMemoryUnitOfWorkFactory:
     def __call__(self) -> InMemoryUnitOfWork:
         return InMemoryUnitOfWork(self._database)
 
+    def retrying(self, work: Callable[[], _Result]) -> _Result:
+        """Nothing here fails transiently, so `work` runs once."""
+        return work()
+
     def run(self, work: Callable[[UnitOfWork], _Result]) -> _Result:
         """Nothing here fails transiently, so `work` runs once."""
         with self() as uow:

@@ -103,6 +103,11 @@ class GrpcEntrypoint:
         call = functools.partial(context.run, function, *args)
         return await asyncio.get_running_loop().run_in_executor(self.workers, call)
 
+    async def _storage_work(self, function: Callable[..., T], *args: Any) -> T:
+        """A stream's storage work on the pool, retried by the unit-of-work factory."""
+        retrying = self.pipeline.uow_factory.retrying
+        return await self.in_worker(retrying, functools.partial(function, *args))
+
     def unary(self, method: RpcMethod) -> Callable[..., Any]:
         async def handle(body: bytes, context: grpc.aio.ServicerContext[bytes, bytes]) -> bytes:
             outcome = await self.in_worker(self.pipeline.handle, method, body, _incoming(context))
@@ -139,7 +144,7 @@ class GrpcEntrypoint:
         opened: OpenedStream,
         context: grpc.aio.ServicerContext[bytes, bytes],
     ) -> AsyncIterator[bytes]:
-        stream = StreamContext(opened.partner_id, opened.request_id, self.in_worker)
+        stream = StreamContext(opened.partner_id, opened.request_id, self._storage_work)
         # Cancellation (the caller left) is a BaseException and passes through untouched.
         try:
             async for message in serialized(method.implementation(opened.request, stream)):

@@ -21,7 +21,6 @@ from grpc_status import rpc_status
 
 from coalition import wire
 from coalition.keys import SigningKey
-from exchange.adapters.sql.engine import is_connection_lost, run_with_retries
 from exchange.api import catalog, message_checks
 from exchange.api.authentication import (
     AuthenticationFailure,
@@ -54,7 +53,13 @@ from exchange.api.idempotency import (
 from exchange.api.peer_identity import partner_id_from_auth_context
 from exchange.api.request_telemetry import ObservedRequest, RequestTelemetry, record_refusal
 from exchange.domain.errors import DomainError, ErrorCode, InvalidArgument, invalid
-from exchange.domain.ports import Clock, StoredResponse, UnitOfWork, UnitOfWorkFactory
+from exchange.domain.ports import (
+    Clock,
+    StorageUnavailable,
+    StoredResponse,
+    UnitOfWork,
+    UnitOfWorkFactory,
+)
 from exchange.domain.rate_limits import PartnerRateLimiter
 
 # Re-exported: servicers and batches import these from here.
@@ -105,7 +110,7 @@ class RequestPipeline:
             try:
                 headers = self._headers(incoming)
                 admission = _Admission(self._admit)
-                response = run_with_retries(
+                response = self.uow_factory.retrying(
                     lambda: self._execute(method, body, headers, observed, admission)
                 )
             except Exception as failure:
@@ -125,7 +130,7 @@ class RequestPipeline:
         with self.telemetry.request(method.path, request_id) as observed:
             try:
                 headers = self._headers(incoming)
-                request = run_with_retries(
+                request = self.uow_factory.retrying(
                     lambda: self._authenticate_and_parse(method, body, headers)
                 )
                 observed.authenticated(headers.partner_id)
@@ -183,7 +188,7 @@ class RequestPipeline:
             log.info("%s %s refused: %s (%s)", kind, observed, error.code.value, observed.ids)
             if headers is not None:
                 self._remember_nonce(headers)
-        elif is_connection_lost(failure):
+        elif isinstance(failure, StorageUnavailable):
             error = catalog.database_unavailable()
             log.warning("%s %s: database connection lost (%s)", kind, observed, observed.ids)
         else:
@@ -205,7 +210,7 @@ class RequestPipeline:
                 uow.commit()
 
         try:
-            run_with_retries(record)
+            self.uow_factory.retrying(record)
         except Exception:
             log.exception("could not record the nonce of a refused request")
 

@@ -273,8 +273,17 @@ class WriteConflict(Exception):
     """A unique key another transaction took first: what it stored is the result."""
 
 
+class StorageUnavailable(Exception):
+    """The database could not be reached, or went away, and retrying did not help: nothing the
+    work did is known to be committed unless it said so. Not a bug: the caller may retry."""
+
+
 class UnitOfWorkFactory(Protocol):
     def __call__(self) -> UnitOfWork: ...
+
+    def retrying(self, work: Callable[[], _Result]) -> _Result:
+        """Runs `work` (which opens its own units) again on transient failures; a database
+        that stays unreachable raises StorageUnavailable."""
 
     def run(self, work: Callable[[UnitOfWork], _Result]) -> _Result:
         """Runs `work` in a unit of its own and commits it; runs it again, in a new unit, on

@@ -22,7 +22,13 @@ from exchange.adapters.sql.repositories import SqlPartnerRepository, SqlRequestL
 from exchange.adapters.sql.settlement_repository import SqlSettlementRepository
 from exchange.adapters.sql.tier_repository import SqlTierRepository
 from exchange.adapters.sql.transfer_repository import SqlTransferRepository
-from exchange.domain.ports import Clock, EventEncoder, UnitOfWork, WriteConflict
+from exchange.domain.ports import (
+    Clock,
+    EventEncoder,
+    StorageUnavailable,
+    UnitOfWork,
+    WriteConflict,
+)
 
 FeedListener = Callable[[Iterable[str]], None]
 _Result = TypeVar("_Result")
@@ -110,6 +116,14 @@ class SqlUnitOfWorkFactory:
     def __call__(self) -> SqlUnitOfWork:
         return SqlUnitOfWork(self)
 
+    def retrying(self, work: Callable[[], _Result]) -> _Result:
+        try:
+            return run_with_retries(work)
+        except Exception as error:
+            if is_connection_lost(error):
+                raise StorageUnavailable("the database is unreachable") from error
+            raise
+
     def run(self, work: Callable[[UnitOfWork], _Result]) -> _Result:
         def attempt() -> _Result:
             with self() as uow:
@@ -118,6 +132,6 @@ class SqlUnitOfWorkFactory:
                 return result
 
         try:
-            return run_with_retries(attempt)
+            return self.retrying(attempt)
         except IntegrityError as error:
             raise WriteConflict("a unique key was taken by another transaction") from error
