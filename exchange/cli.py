@@ -16,7 +16,6 @@ from typing import Any
 from coalition.keys import SigningKey, load_public_key, write_key_pair
 from exchange import operations
 from exchange.adapters.clock import SystemClock
-from exchange.adapters.sql.tables import PartnerRow
 from exchange.adapters.sql.unit_of_work import SqlUnitOfWorkFactory
 from exchange.adapters.telemetry import install_log_correlation
 from exchange.config import ENVIRONMENT_NAMES, Settings
@@ -295,8 +294,6 @@ def cmd_export(args: argparse.Namespace) -> None:
 
 
 def cmd_reconcile(args: argparse.Namespace) -> None:
-    from sqlalchemy.orm import Session
-
     from exchange.services.disputes import submit_reconciliation
     from settlement.reconciliation import ReconciliationInputError, breaks_csv, parse_partner_csv
 
@@ -308,15 +305,16 @@ def cmd_reconcile(args: argparse.Namespace) -> None:
     except ReconciliationInputError as error:
         raise CommandError(f"{args.file}: {error}") from None
     operations.ensure_schema(settings, migrate_sqlite=False)
-    with operations.database(settings) as engine, Session(engine) as session, session.begin():
-        if session.get(PartnerRow, args.partner) is None:
+    with operations.database(settings) as engine, SqlUnitOfWorkFactory(engine)() as uow:
+        if uow.partners.get(args.partner) is None:
             raise CommandError(f"no partner {args.partner}")
         try:
             reconciliation_id, breaks = submit_reconciliation(
-                session, SystemClock(), args.partner, args.date, records
+                uow, SystemClock(), args.partner, args.date, records
             )
         except DomainError as error:
             raise CommandError(error.message) from None
+        uow.commit()
     print(f"reconciliation {reconciliation_id}: {len(breaks)} break(s)")
     sys.stdout.write(breaks_csv(breaks).decode())
 
