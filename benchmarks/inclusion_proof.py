@@ -44,6 +44,7 @@ from exchange.adapters.sql import settlement_store, tree_store
 from exchange.adapters.sql.engine import create_database_engine
 from exchange.adapters.sql.settlement_tables import SettlementTreeNodeRow
 from exchange.adapters.sql.tables import TransferRow
+from exchange.adapters.sql.unit_of_work import SqlUnitOfWorkFactory
 from exchange.services import statements
 from settlement.calendar import CoalitionCalendar
 
@@ -151,8 +152,8 @@ def nodes_query_plan(engine: Engine, business_day: str, size: int) -> str:
 def proof(engine: Engine, business_day: str, sample: Sample) -> tuple[Proof, float]:
     transfer_id, party = sample
     started = time.perf_counter()
-    with Session(engine) as session:
-        answer = statements.inclusion_proof(session, party, business_day, transfer_id)
+    with SqlUnitOfWorkFactory(engine)() as uow:
+        answer = statements.inclusion_proof(uow, party, business_day, transfer_id)
     return answer, time.perf_counter() - started
 
 
@@ -160,11 +161,12 @@ def rehashed_proof(engine: Engine, business_day: str, sample: Sample) -> tuple[P
     """The answer as GetInclusionProof computed it before nodes were stored."""
     transfer_id, party = sample
     started = time.perf_counter()
-    with Session(engine) as session:
-        day = statements.settled(session, business_day)
+    with SqlUnitOfWorkFactory(engine)() as uow:
+        session = uow.session
+        day = statements.settled(uow, business_day)
         line = next(
             line
-            for line in statements.statement_lines(session, party, business_day)
+            for line in statements.statement_lines(uow, party, business_day)
             if line.record.transfer_id == transfer_id
         )
         leaves = settlement_store.leaf_hashes(session, business_day)

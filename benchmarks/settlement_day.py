@@ -45,6 +45,7 @@ from benchmarks.settlement_seed import (
 )
 from exchange.adapters.memory import FixedClock
 from exchange.adapters.sql.engine import create_database_engine
+from exchange.adapters.sql.unit_of_work import SqlUnitOfWorkFactory
 from exchange.services.settlement import DaySettlement, settle_day
 from settlement.calendar import CoalitionCalendar, parse_day
 from settlement.model import HUB_PARTICIPANT
@@ -180,7 +181,9 @@ def timed_settle(
             line += f"  traced now {current / MIB:6.1f} MiB, peak {peak / MIB:6.1f} MiB"
         print(line, flush=True)
 
-    settlement = settle_day(engine, calendar, clock, options.business_day, progress)
+    settlement = settle_day(
+        SqlUnitOfWorkFactory(engine), calendar, clock, options.business_day, progress
+    )
     seconds = time.perf_counter() - started
     print(f"{label}: {settlement.tree_size:,} records in {seconds:.2f}s", flush=True)
     return settlement, seconds

@@ -39,6 +39,7 @@ from exchange.adapters.sql.tables import (
     SettlementRunRow,
     TransferRow,
 )
+from exchange.adapters.sql.unit_of_work import SqlUnitOfWork, SqlUnitOfWorkFactory
 from exchange.api.settlement_servicer import SettlementServicer
 from exchange.api.transfer_codec import money
 from exchange.services import export_files, statements
@@ -141,13 +142,13 @@ def _seed_adjustments(connection: Any) -> None:
 
 def settle_fixture_day(engine: Engine) -> None:
     clock = FixedClock(CALENDAR.cutoff_us(parse_day(BUSINESS_DAY)) + HOUR_US)
-    settle_day(engine, CALENDAR, clock, BUSINESS_DAY)
+    settle_day(SqlUnitOfWorkFactory(engine), CALENDAR, clock, BUSINESS_DAY)
 
 
-def _statement_payload(session: Session, partner_id: str, currency: str) -> bytes:
+def _statement_payload(uow: SqlUnitOfWork, partner_id: str, currency: str) -> bytes:
     # The payload GetStatement signs, built as the servicer builds it.
-    day = statements.settled(session, BUSINESS_DAY)
-    lines = list(statements.statement_lines(session, partner_id, BUSINESS_DAY, currency))
+    day = statements.settled(uow, BUSINESS_DAY)
+    lines = list(statements.statement_lines(uow, partner_id, BUSINESS_DAY, currency))
     totals = statements.totals(lines)
     return pb.StatementPayload(
         partner_id=partner_id,
@@ -216,15 +217,15 @@ def vars_of(value: object) -> tuple[object, ...]:
     )
 
 
-def _partner_views(session: Session, currencies: list[str]) -> dict[str, object]:
+def _partner_views(uow: SqlUnitOfWork, currencies: list[str]) -> dict[str, object]:
     payloads, proofs = {}, {}
     for partner_id in PARTNERS:
         for currency in currencies:
-            payload = _statement_payload(session, partner_id, currency)
+            payload = _statement_payload(uow, partner_id, currency)
             payloads[f"{partner_id}/{currency}"] = payload.hex()
-        for line in statements.statement_lines(session, partner_id, BUSINESS_DAY):
+        for line in statements.statement_lines(uow, partner_id, BUSINESS_DAY):
             index, size, path, data = statements.inclusion_proof(
-                session, partner_id, BUSINESS_DAY, line.record.transfer_id
+                uow, partner_id, BUSINESS_DAY, line.record.transfer_id
             )
             proofs[f"{partner_id}/{line.record.transfer_id}"] = [
                 index,
@@ -237,11 +238,12 @@ def _partner_views(session: Session, currencies: list[str]) -> dict[str, object]
 
 def settled_day_snapshot(engine: Engine) -> dict[str, object]:
     """Every byte the settled fixture day hands out, as JSON-able values."""
-    with Session(engine) as session:
-        day = statements.settled(session, BUSINESS_DAY)
+    with SqlUnitOfWorkFactory(engine)() as uow:
+        session = uow.session
+        day = statements.settled(uow, BUSINESS_DAY)
         money_state = _money_state(session)
         currencies = [run[0] for run in money_state["runs"]]  # type: ignore[attr-defined]
-        files, notes = export_files.day_files(session, BUSINESS_DAY, BANK_ACCOUNTS)
+        files, notes = export_files.day_files(uow, BUSINESS_DAY, BANK_ACCOUNTS)
         leaves = _leaves(session)
         return {
             "business_day": BUSINESS_DAY,
@@ -251,7 +253,7 @@ def settled_day_snapshot(engine: Engine) -> dict[str, object]:
             "leaves": leaves,
             "nodes": _nodes(session),
             **money_state,
-            **_partner_views(session, currencies),
+            **_partner_views(uow, currencies),
             "export_files": {name: data.decode("utf-8") for name, data in sorted(files.items())},
             "export_notes": notes,
             "export_sha256": {

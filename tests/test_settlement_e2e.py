@@ -33,6 +33,7 @@ from coalition.v1 import common_pb2, settlement_pb2
 from exchange.adapters.memory import FixedClock
 from exchange.adapters.sql import settlement_store
 from exchange.adapters.sql.ledger_check import check_ledger
+from exchange.adapters.sql.unit_of_work import SqlUnitOfWorkFactory
 from exchange.cli import main
 from exchange.config import ENVIRONMENT_NAMES, Settings
 from exchange.domain.errors import DomainError, ErrorCode
@@ -123,7 +124,11 @@ def next_day(business_day: str) -> str:
 
 def settle(hub: ClockedCoalition, business_day: str, *, close_early: bool = True) -> DaySettlement:
     return settle_day(
-        hub.hub.engine, hub.hub.settings.calendar, hub.clock, business_day, close_early=close_early
+        hub.hub.uow_factory,
+        hub.hub.settings.calendar,
+        hub.clock,
+        business_day,
+        close_early=close_early,
     )
 
 
@@ -228,8 +233,8 @@ def expected_nets(transfers: list[HubTransfer]) -> dict[str, int]:
 def files_of(
     engine: Engine, business_day: str, banks: dict[str, BankAccount] | None = None
 ) -> tuple[dict[str, bytes], list[str]]:
-    with Session(engine) as session:
-        return day_files(session, business_day, BANK_ACCOUNTS if banks is None else banks)
+    with SqlUnitOfWorkFactory(engine)() as uow:
+        return day_files(uow, business_day, BANK_ACCOUNTS if banks is None else banks)
 
 
 def money(amount_minor: int, currency: str = USD) -> common_pb2.Money:
@@ -374,8 +379,8 @@ def test_the_nightly_run_writes_the_days_files_as_coalition_settle_does(
     [settled] = hub.hub.settle_ended_days()
 
     out = hub.hub.settings.export_directory / day
-    with Session(engine) as session:
-        expected, _ = day_files(session, day, {})
+    with SqlUnitOfWorkFactory(engine)() as uow:
+        expected, _ = day_files(uow, day, {})
     assert settled.business_day == day
     assert {p.name: p.read_bytes() for p in out.iterdir()} == expected
     assert "statement-skyway-USD.csv" in expected  # no bank accounts set: no pain.001

@@ -103,7 +103,7 @@ def next_day(business_day: str) -> str:
 
 def settle(hub: ClockedCoalition, business_day: str) -> DaySettlement:
     return settle_day(
-        hub.hub.engine, hub.hub.settings.calendar, hub.clock, business_day, close_early=True
+        hub.hub.uow_factory, hub.hub.settings.calendar, hub.clock, business_day, close_early=True
     )
 
 

@@ -26,6 +26,7 @@ from exchange.adapters.sql.tables import (
     SettlementLeafRow,
     TransferRow,
 )
+from exchange.adapters.sql.unit_of_work import SqlUnitOfWorkFactory
 from exchange.domain.errors import DomainError, ErrorCode
 from exchange.services import statements
 from exchange.services.settlement import record_bytes, settle_day
@@ -103,7 +104,7 @@ def seed_day(engine: Engine, business_day: str, count: int) -> None:
 def settle(engine: Engine, business_day: str) -> None:
     calendar = CoalitionCalendar()
     clock = FixedClock(calendar.cutoff_us(parse_day(business_day)) + HOUR_US)
-    settle_day(engine, calendar, clock, business_day)
+    settle_day(SqlUnitOfWorkFactory(engine), calendar, clock, business_day)
 
 
 @pytest.fixture
@@ -143,8 +144,8 @@ def outsider_of(number: int) -> str:
 
 
 def proof_of(engine: Engine, partner_id: str, business_day: str, transfer: str) -> object:
-    with Session(engine) as session:
-        return statements.inclusion_proof(session, partner_id, business_day, transfer)
+    with SqlUnitOfWorkFactory(engine)() as uow:
+        return statements.inclusion_proof(uow, partner_id, business_day, transfer)
 
 
 def rehashed_proof(engine: Engine, business_day: str, number: int) -> object:

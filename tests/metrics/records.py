@@ -20,6 +20,7 @@ from exchange.adapters.sql.tables import (
     TierRow,
     TransferRow,
 )
+from exchange.adapters.sql.unit_of_work import SqlUnitOfWorkFactory
 from exchange.services.settlement import settle_day
 from settlement.calendar import CoalitionCalendar
 
@@ -212,7 +213,7 @@ class Records:
     def settle(self, day: date) -> None:
         """Settles the day as the running hub would, a little after its cut-off."""
         clock = StepClock(CALENDAR.cutoff_us(day) + 301 * SECOND_US)
-        settle_day(self.engine, CALENDAR, clock, day.isoformat())
+        settle_day(SqlUnitOfWorkFactory(self.engine), CALENDAR, clock, day.isoformat())
 
 
 def day_after(day: date, days: int = 1) -> date:
