@@ -1,0 +1,1 @@
+"""Quote, transfer, confirm, reject, timeout and reversal handlers, run on the in-memory fakes."""
