@@ -1,104 +1,35 @@
-"""Crash recovery (issue 7, item 1): the hub, a real process on PostgreSQL, is killed with
-SIGKILL at random moments many times while three partner processes move points; after the
-last restart everything drains, and then:
-
-- every transfer the hub accepted is in exactly one final state, with exactly the events that
-  state implies, and the source program's record of it agrees with the hub (DESIGN §3.4, §7.3);
-- every event of every feed was applied exactly once by its program (§3.6);
-- every member's points at every brand are the opening balance moved by exactly the hub's
-  completed transfers: nothing lost, nothing credited or refunded twice;
-- `coalition check` passes (§5, §7.1-2), and settling the day nets to zero (§3.7, §7.6).
-
-The whole scenario runs twice: against one hub process, and against two sharing the port
-(`coalition serve` with COALITION_PROCESSES=2), where besides SIGKILLs of the whole hub single
-workers are SIGKILLed while the other serves, and clients retrying on the same keys reach the
-survivor. Each run (a module fixture, about two minutes) feeds every test. COALITION_CRASH_SEED
-replays a run's random choices; the timing of kills against requests differs run to run.
-The last test is the regression test of an SDK defect the runs exposed: each hub crash grew
-the feed consumer's reconnect backoff for the rest of the partner's life.
-"""
+"""The crash runs and their checks. Each run (a module fixture, once per hub process count)
+feeds every test here, so they stay in this one module."""
 
 from __future__ import annotations
 
 import os
 import random
-import threading
 from collections import Counter, defaultdict
 from collections.abc import Iterator
-from dataclasses import dataclass
-from typing import Any
 
 import pytest
 from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
 
-from coalition.keys import SigningKey
 from coalition.v1 import event_pb2
 from exchange.adapters.sql.engine import create_database_engine
 from exchange.adapters.sql.tables import EventRow, TransferRow
-from partners.sdk.events import RECONNECT_BACKOFF_S_DEFAULT, FeedConsumer
-from tests.partners.fakes import (
-    PARTNER_ID,
-    FakeEventFeed,
-    FakeStream,
-    RecordingSink,
-    signed_event,
-    unavailable,
-)
 from tests.reliability import crash_harness
 from tests.reliability.conftest import ReliabilityTally, processes_label
-from tests.reliability.crash_kills import (
-    HUB,
-    HUB_KILL_COUNT_MIN,
-    WORKER,
-    WORKER_KILL_COUNT_MIN,
+from tests.reliability.crash_kills import HUB, HUB_KILL_COUNT_MIN, WORKER, WORKER_KILL_COUNT_MIN
+from tests.reliability.crash_recovery.support import (
+    EVENTS_OF_STATE,
+    HUB_PROCESSES,
+    TRANSFER_BODIES,
+    CrashRunAndResult,
+    FeedEvent,
+    HubTransfer,
+    hub_transfer,
+    shown,
 )
 from tests.reliability.ledger_checks import expected_nets, settled_day
 from tests.support import databases
-
-TRANSFER_BODIES = frozenset(
-    {"credit_requested", "debit_requested", "transfer_completed", "transfer_voided"}
-)
-# What each final state leaves in the feeds: (whose feed, event body) -> how many.
-EVENTS_OF_STATE = {
-    "completed": {("destination", "credit_requested"): 1, ("source", "transfer_completed"): 1},
-    "voided": {("destination", "credit_requested"): 1, ("source", "transfer_voided"): 1},
-}
-# The scenario runs against each of these numbers of hub processes.
-HUB_PROCESSES = (1, 2)
-# A failure message lists at most this many offending items.
-SHOWN_MAX = 10
-
-
-@dataclass(frozen=True)
-class HubTransfer:
-    transfer_id: str
-    kind: str
-    state: str
-    source: str
-    destination: str
-    source_ppid: str
-    destination_ppid: str
-    source_points: int
-    destination_points: int
-    quote_id: str | None
-    currency: str
-    amount_minor: int
-    fee_minor: int
-    business_day: str | None
-    void_reason: str | None
-
-
-@dataclass(frozen=True)
-class FeedEvent:
-    event_id: str
-    partner_id: str
-    sequence: int
-    body: str
-    transfer_id: str
-
-
-CrashRunAndResult = tuple[crash_harness.CrashRun, crash_harness.CrashRunResult]
 
 
 @pytest.fixture(scope="module", params=HUB_PROCESSES, ids=processes_label)
@@ -140,26 +71,6 @@ def engine(crash_run: CrashRunAndResult) -> Iterator[Engine]:
     engine.dispose()
 
 
-def hub_transfer(row: TransferRow) -> HubTransfer:
-    return HubTransfer(
-        transfer_id=row.transfer_id,
-        kind=row.kind,
-        state=row.state,
-        source=row.source_partner_id,
-        destination=row.destination_partner_id,
-        source_ppid=row.source_ppid,
-        destination_ppid=row.destination_ppid,
-        source_points=row.source_points,
-        destination_points=row.destination_points,
-        quote_id=row.quote_id,
-        currency=row.currency,
-        amount_minor=row.settlement_amount_minor,
-        fee_minor=row.fee_minor,
-        business_day=row.business_day,
-        void_reason=row.void_reason,
-    )
-
-
 @pytest.fixture(scope="module")
 def transfers(engine: Engine) -> dict[str, HubTransfer]:
     with Session(engine) as session:
@@ -180,11 +91,6 @@ def events(engine: Engine) -> list[FeedEvent]:
         transfer_id = getattr(payload, body).transfer_id if body in TRANSFER_BODIES else ""
         found.append(FeedEvent(event_id, partner_id, sequence, body, transfer_id))
     return found
-
-
-def shown(items: list[Any]) -> str:
-    more = f" (and {len(items) - SHOWN_MAX} more)" if len(items) > SHOWN_MAX else ""
-    return f"{items[:SHOWN_MAX]}{more}"
 
 
 # --- the run itself ---------------------------------------------------------------------------
@@ -414,47 +320,3 @@ def test_settling_the_day_nets_to_zero_and_the_ledger_still_checks(
         tally.add("completed transfers settled exactly once", len(on_day))
     check = crash_harness.run_cli(run.environment, "check", cwd=run.directory)
     assert check.exit_code == 0, f"after settlement: {check.describe()}"
-
-
-# --- the partner SDK across many restarts -----------------------------------------------------
-
-FEED_RESTARTS = 20
-
-
-class RecordingStop(threading.Event):
-    """A stop event that records each pause FeedConsumer.run asks for instead of sleeping,
-    and stops the run after `pauses_max` of them."""
-
-    def __init__(self, pauses_max: int) -> None:
-        super().__init__()
-        self.pauses_max = pauses_max
-        self.pauses_s: list[float] = []
-
-    def wait(self, timeout: float | None = None) -> bool:
-        self.pauses_s.append(timeout or 0.0)
-        if len(self.pauses_s) >= self.pauses_max:
-            self.set()
-        return self.is_set()
-
-
-def test_a_feed_reconnects_as_promptly_after_the_twentieth_hub_restart_as_after_the_first() -> None:
-    """Each stream delivers an event and then dies with UNAVAILABLE, as one does when the hub
-    is SIGKILLed: a stream that worked is a fresh start, so no pause may exceed the one after
-    a first failure (2 x the initial backoff)."""
-    hub_key = SigningKey.generate()
-    feed = FakeEventFeed(
-        streams=[
-            FakeStream([signed_event(hub_key, n), unavailable()], hold_open=False)
-            for n in range(1, FEED_RESTARTS + 1)
-        ]
-    )
-    sink = RecordingSink()
-    consumer = FeedConsumer(feed, {hub_key.key_id: hub_key.public_key_bytes}, PARTNER_ID, sink)
-    stop = RecordingStop(pauses_max=FEED_RESTARTS)
-
-    consumer.run(stop)
-
-    assert len(sink.applied_ids) == FEED_RESTARTS, "every stream delivered its event"
-    longest_s = 2 * RECONNECT_BACKOFF_S_DEFAULT
-    slow = [(n, round(pause, 2)) for n, pause in enumerate(stop.pauses_s, 1) if pause > longest_s]
-    assert slow == [], f"(restart, pause s) longer than {longest_s} s: {slow}"
