@@ -18,7 +18,6 @@ from exchange.domain.disputes import (
 from exchange.domain.errors import DomainError, ErrorCode, invalid
 from exchange.domain.ledger import AccountRef, Entry, Journal, JournalKind, Phase, Side
 from exchange.domain.ports import Clock, UnitOfWork
-from exchange.legacy_handles import Writes, ports_of
 from exchange.services.statements import settled
 from settlement.calendar import CoalitionCalendar
 from settlement.model import Break, PartnerRecord
@@ -28,14 +27,13 @@ __all__ = ["ACCEPTED", "OPEN", "REJECTED", "OpenDispute"]
 
 
 def submit_reconciliation(
-    writes: Writes,
+    uow: UnitOfWork,
     clock: Clock,
     partner_id: str,
     business_day: str,
     records: list[PartnerRecord],
 ) -> tuple[str, list[Break]]:
     """The breaks between the partner's records and the hub's; the same upload, the same report."""
-    uow = ports_of(writes)
     settled(uow, business_day)
     store = uow.settlement
     digest = hashlib.sha256(

@@ -7,8 +7,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from exchange.domain.rates import CURRENCY_MINOR_UNITS
-from exchange.domain.settlement import SettlementRepository
-from exchange.legacy_handles import Reads, reader_of
+from exchange.domain.settlement import SettlementReader, SettlementRepository
 from exchange.services.statements import settled
 from settlement import exports
 from settlement.model import (
@@ -35,11 +34,11 @@ def load_bank_accounts(path: Path) -> dict[str, BankAccount]:
 
 
 def day_files(
-    uow: Reads, business_day: str, bank_accounts: dict[str, BankAccount]
+    uow: SettlementReader, business_day: str, bank_accounts: dict[str, BankAccount]
 ) -> tuple[dict[str, bytes], list[str]]:
     """Every export of a settled day by file name, and notes on files that could not be made."""
     day = settled(uow, business_day)
-    store = reader_of(uow).settlement
+    store = uow.settlement
     currencies = [run.currency for run in store.runs(business_day)]
     positions = [p for c in currencies for p in store.positions(business_day, c)]
     instructions = store.instructions(business_day)

@@ -29,7 +29,6 @@ from exchange.domain.settlement import (
     SettlementRun,
     record_bytes,
 )
-from exchange.legacy_handles import Units, factory_of
 from exchange.services import analytics
 from settlement.calendar import CoalitionCalendar, parse_day
 from settlement.model import HUB_PARTICIPANT, NetPosition
@@ -68,7 +67,7 @@ def check_day_over(
 
 
 def settle_day(
-    units: Units,
+    uows: UnitOfWorkFactory,
     calendar: CoalitionCalendar,
     clock: Clock,
     business_day: str,
@@ -81,7 +80,6 @@ def settle_day(
     `close_early` lets the operator end the day before its cut-off: completions from then on
     land in the next open day, exactly as after a cut-off.
     """
-    uows = factory_of(units)
     check_day_over(calendar, business_day, clock.now_us(), close_early=True)
     found = uows.run(lambda uow: _stored(uow.settlement, business_day))
     if found is not None:

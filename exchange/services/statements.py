@@ -10,11 +10,11 @@ from coalition import merkle
 from exchange.domain.errors import DomainError, ErrorCode, invalid
 from exchange.domain.settlement import (
     SettledDay,
+    SettlementReader,
     SettlementRepository,
     record_bytes,
     record_from_bytes,
 )
-from exchange.legacy_handles import Reads, reader_of
 from settlement.calendar import parse_day
 from settlement.model import NetPosition, PaymentInstruction, TransferRecord
 
@@ -29,11 +29,11 @@ def check_day(business_day: str) -> str:
     return business_day
 
 
-def _store(uow: Reads) -> SettlementRepository:
-    return reader_of(uow).settlement
+def _store(uow: SettlementReader) -> SettlementRepository:
+    return uow.settlement
 
 
-def settled(uow: Reads, business_day: str) -> SettledDay:
+def settled(uow: SettlementReader, business_day: str) -> SettledDay:
     day = _store(uow).settled_day(check_day(business_day))
     if day is None:
         raise DomainError(ErrorCode.NOT_SETTLED, f"business day {business_day} is not settled")
@@ -60,7 +60,7 @@ class StatementTotals:
 
 
 def statement_lines(
-    uow: Reads, partner_id: str, business_day: str, currency: str | None = None
+    uow: SettlementReader, partner_id: str, business_day: str, currency: str | None = None
 ) -> Iterator[StatementLine]:
     """The partner's records of the day as settled (in one currency, or all), each with its
     index in the Merkle tree."""
@@ -80,7 +80,7 @@ def totals(lines: list[StatementLine]) -> StatementTotals:
 
 
 def own_position(
-    uow: Reads, partner_id: str, business_day: str, currency: str
+    uow: SettlementReader, partner_id: str, business_day: str, currency: str
 ) -> NetPosition | None:
     settled(uow, business_day)
     positions = _store(uow).positions(business_day, currency)
@@ -88,7 +88,7 @@ def own_position(
 
 
 def inclusion_proof(
-    uow: Reads, partner_id: str, business_day: str, transfer_id: str
+    uow: SettlementReader, partner_id: str, business_day: str, transfer_id: str
 ) -> tuple[int, int, list[bytes], bytes]:
     """(leaf index, tree size, audit path, record bytes) for one of the partner's records.
 
@@ -110,7 +110,7 @@ def _no_such_record() -> DomainError:
     return DomainError(ErrorCode.RECORD_NOT_FOUND, "no such record of yours on that day")
 
 
-def audit_path(uow: Reads, day: SettledDay, index: int, leaf: bytes) -> list[bytes]:
+def audit_path(uow: SettlementReader, day: SettledDay, index: int, leaf: bytes) -> list[bytes]:
     """The audit path of leaf `index` of a settled day, from its stored nodes and checked
     against the day's root; a day without them (none should be since migration 0007), or
     whose nodes do not give its root, is rehashed from all its leaves."""
@@ -131,7 +131,7 @@ def audit_path(uow: Reads, day: SettledDay, index: int, leaf: bytes) -> list[byt
 
 
 def payment_instructions(
-    uow: Reads, partner_id: str, business_day: str
+    uow: SettlementReader, partner_id: str, business_day: str
 ) -> list[PaymentInstruction]:
     settled(uow, business_day)
     return _store(uow).instructions(business_day, partner_id)

@@ -142,7 +142,7 @@ def build_world(coalition: ClockedCoalition) -> World:
     own["completed transfer"] = completed(outsider, counterparty, own["ppid"])
     calendar, clock = coalition.hub.settings.calendar, coalition.clock
     business_day = calendar.business_day_of(clock.now_us()).isoformat()
-    settle_day(coalition.hub.engine, calendar, clock, business_day, close_early=True)
+    settle_day(coalition.hub.uow_factory, calendar, clock, business_day, close_early=True)
     ids["dispute"] = open_dispute(owner, business_day, ids["completed transfer"])
     own["dispute"] = open_dispute(outsider, business_day, own["completed transfer"])
     ids["pending transfer"] = create_transfer(

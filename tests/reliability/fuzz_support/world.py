@@ -208,7 +208,7 @@ def _settle_day_of(hub: Hub, transfer_id: str) -> str:
     query = text("SELECT business_day FROM transfers WHERE transfer_id = :transfer_id")
     with hub.engine.connect() as connection:
         day = str(connection.execute(query, {"transfer_id": transfer_id}).scalar_one())
-    settle_day(hub.engine, hub.settings.calendar, hub.clock, day, close_early=True)
+    settle_day(hub.uow_factory, hub.settings.calendar, hub.clock, day, close_early=True)
     return day
 
 

@@ -48,7 +48,7 @@ def next_day(business_day: str) -> str:
 def close_early(coalition: ClockedCoalition, business_day: str) -> Callable[[], DaySettlement]:
     hub = coalition.hub
     return lambda: settle_day(
-        hub.engine, hub.settings.calendar, coalition.clock, business_day, close_early=True
+        hub.uow_factory, hub.settings.calendar, coalition.clock, business_day, close_early=True
     )
 
 
