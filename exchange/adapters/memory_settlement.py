@@ -231,7 +231,12 @@ class InMemoryDisputeRepository:
         )
 
     def add_adjustment(self, adjustment: Adjustment) -> None:
-        self._store.settlement.adjustments[adjustment.adjustment_id] = adjustment
+        adjustments = self._store.settlement.adjustments
+        if adjustment.adjustment_id in adjustments:
+            raise WriteConflict(f"adjustment {adjustment.adjustment_id} exists")
+        if any(a.dispute_id == adjustment.dispute_id for a in adjustments.values()):
+            raise WriteConflict(f"dispute {adjustment.dispute_id} has an adjustment")
+        adjustments[adjustment.adjustment_id] = adjustment
 
     def reconciliation_id(self, partner_id: str, business_day: str, digest: bytes) -> str | None:
         return next(
@@ -245,7 +250,13 @@ class InMemoryDisputeRepository:
         )
 
     def add_reconciliation(self, reconciliation: Reconciliation) -> None:
-        self._store.settlement.reconciliations[reconciliation.reconciliation_id] = reconciliation
+        r = reconciliation
+        reconciliations = self._store.settlement.reconciliations
+        if r.reconciliation_id in reconciliations:
+            raise WriteConflict(f"reconciliation {r.reconciliation_id} exists")
+        if self.reconciliation_id(r.partner_id, r.business_day, r.upload_sha256) is not None:
+            raise WriteConflict("this upload is reconciled already")
+        reconciliations[r.reconciliation_id] = r
 
 
 if TYPE_CHECKING:

@@ -17,7 +17,6 @@ from tests.contract.support import (
     T0,
     commit,
     contend,
-    fake_disagrees,
     read,
 )
 
@@ -133,11 +132,7 @@ def test_open_exists_is_per_opener_and_open_only(uow_factory: UnitOfWorkFactory)
     assert not read(uow_factory, lambda uow: uow.disputes.open_exists("t1", ALPHA))
 
 
-def test_a_dispute_books_one_adjustment(
-    uow_factory: UnitOfWorkFactory, backend: str, request: pytest.FixtureRequest
-) -> None:
-    fake_disagrees(request, backend, "the fake does not keep adjustments.dispute_id unique")
-
+def test_a_dispute_books_one_adjustment(uow_factory: UnitOfWorkFactory) -> None:
     def accept(uow: UnitOfWork) -> None:
         uow.disputes.add(dispute("d1"))
         uow.disputes.add_adjustment(adjustment("a1", "d1"))
@@ -147,10 +142,7 @@ def test_a_dispute_books_one_adjustment(
         uow.disputes.add_adjustment(adjustment("a2", "d1"))
 
 
-def test_a_reconciliation_is_found_by_its_upload(
-    uow_factory: UnitOfWorkFactory, backend: str, request: pytest.FixtureRequest
-) -> None:
-    fake_disagrees(request, backend, "the fake does not keep one reconciliation per upload")
+def test_a_reconciliation_is_found_by_its_upload(uow_factory: UnitOfWorkFactory) -> None:
     digest = b"\x01" * 32
     assert read(uow_factory, lambda uow: uow.disputes.reconciliation_id(ALPHA, DAY, digest)) is None
     commit(uow_factory, lambda uow: uow.disputes.add_reconciliation(reconciliation("r1", digest)))

@@ -7,7 +7,12 @@ import pytest
 from exchange.domain.ports import UnitOfWork, UnitOfWorkFactory
 from tests.contract.support import ALPHA, BRAVO, partner, read
 
-COVERS = {"UnitOfWork.commit", "UnitOfWork.rollback", "UnitOfWorkFactory.run"}
+COVERS = {
+    "UnitOfWork.commit",
+    "UnitOfWork.rollback",
+    "UnitOfWorkFactory.run",
+    "UnitOfWorkFactory.retrying",
+}
 
 
 def _partner_ids(factory: UnitOfWorkFactory) -> list[str]:
@@ -83,3 +88,34 @@ def test_run_leaves_nothing_when_the_work_fails(uow_factory: UnitOfWorkFactory) 
     with pytest.raises(RuntimeError):
         uow_factory.run(fail)
     assert _partner_ids(uow_factory) == []
+
+
+def test_retrying_runs_the_work_once_and_returns_its_result(uow_factory: UnitOfWorkFactory) -> None:
+    calls: list[str] = []
+
+    def work() -> str:
+        calls.append("ran")
+        with uow_factory() as uow:
+            uow.partners.add(partner(ALPHA))
+            uow.commit()
+        return "done"
+
+    assert uow_factory.retrying(work) == "done"
+    assert calls == ["ran"]
+    assert _partner_ids(uow_factory) == [ALPHA]
+
+
+def test_retrying_lets_an_error_that_is_not_transient_through(
+    uow_factory: UnitOfWorkFactory,
+) -> None:
+    calls: list[str] = []
+    failure = RuntimeError("handler failed")
+
+    def work() -> None:
+        calls.append("ran")
+        raise failure
+
+    with pytest.raises(RuntimeError) as raised:
+        uow_factory.retrying(work)
+    assert raised.value is failure
+    assert calls == ["ran"], "not run again"
