@@ -148,14 +148,13 @@ class ConsoleProcess:
 
 def statement_lines(hub: DemoHub, partner_id: str, business_day: str) -> list[StatementLine]:
     """The partner's lines of a day, read through the hub's own handler."""
-    from sqlalchemy.orm import Session
-
+    from exchange.adapters.sql.unit_of_work import SqlUnitOfWorkFactory
     from exchange.services.statements import statement_lines as lines_of
 
     engine = create_database_engine(hub.database_url)
     try:
-        with Session(engine) as session:
-            return list(lines_of(session, partner_id, business_day))
+        with SqlUnitOfWorkFactory(engine)() as uow:
+            return list(lines_of(uow, partner_id, business_day))
     finally:
         engine.dispose()
 
