@@ -6,8 +6,9 @@ from dataclasses import replace
 
 import pytest
 
-from exchange.adapters.memory_exchange import InMemoryLedger, check_ledger
-from exchange.adapters.memory_store import InMemoryStore
+from exchange.adapters.memory.ledger_check import check_ledger
+from exchange.adapters.memory.ledger_repository import InMemoryLedger
+from exchange.adapters.memory.store import InMemoryStore
 from exchange.domain.ledger import (
     AccountRef,
     Counters,

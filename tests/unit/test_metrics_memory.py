@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import date
 
 from exchange.adapters.memory import InMemoryUnitOfWorkFactory
-from exchange.adapters.memory_store import InMemoryStore
+from exchange.adapters.memory.store import InMemoryStore
 from exchange.domain.members import MemberId
 from exchange.domain.transfers import Transfer, TransferState
 from exchange.services import analytics

@@ -1,4 +1,4 @@
-"""The in-memory store's rollup tables for the measures (exchange.adapters.memory_metrics)."""
+"""The in-memory store's rollup tables for the measures (memory.metrics_repository)."""
 
 from __future__ import annotations
 

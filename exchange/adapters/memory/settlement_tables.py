@@ -1,4 +1,4 @@
-"""The in-memory store's settlement and dispute tables (exchange.adapters.memory_settlement)."""
+"""The in-memory store's settlement and dispute tables (the settlement and dispute fakes)."""
 
 from __future__ import annotations
 

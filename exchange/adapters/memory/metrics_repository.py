@@ -10,8 +10,8 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 
-from exchange.adapters.memory_metric_tables import MetricTables
-from exchange.adapters.memory_store import InMemoryStore
+from exchange.adapters.memory.metrics_tables import MetricTables
+from exchange.adapters.memory.store import InMemoryStore
 from exchange.domain.metrics import (
     COALITION,
     Cell,

@@ -5,8 +5,8 @@ from __future__ import annotations
 import copy
 from dataclasses import dataclass, field, fields
 
-from exchange.adapters.memory_metric_tables import MetricTables
-from exchange.adapters.memory_settlement_tables import SettlementTables
+from exchange.adapters.memory.metrics_tables import MetricTables
+from exchange.adapters.memory.settlement_tables import SettlementTables
 from exchange.domain.events import FeedPosition, StoredEvent
 from exchange.domain.ledger import AccountRef, Counters, Entry, JournalKind
 from exchange.domain.members import LinkCode, MemberId
