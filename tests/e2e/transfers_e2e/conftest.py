@@ -16,10 +16,10 @@ from exchange.adapters.memory import FixedClock
 from exchange.adapters.sql.ledger_check import check_ledger
 from exchange.config import Settings
 from partners.programs.program import LoyaltyProgram
+from tests.e2e.transfers_e2e.support import TIMEOUT_S, clock_time, noon_today
 from tests.support.coalition import TestCoalition
 from tests.support.programs import ClockedCoalition, brand_programs, clocked_coalition
 from tests.support.transfers import agree, terms
-from tests.transfers_e2e.support import TIMEOUT_S, clock_time, noon_today
 
 
 @pytest.fixture(autouse=True)

@@ -5,10 +5,7 @@ from __future__ import annotations
 from exchange.adapters.memory import FixedClock
 from partners.programs.program import LoyaltyProgram
 from partners.programs.transfer_store import OutgoingKind, OutgoingState
-from tests.support.coalition import TestCoalition
-from tests.support.programs import ClockedCoalition
-from tests.support.transfers import linked_member, sync_all
-from tests.transfers_e2e.support import (
+from tests.e2e.transfers_e2e.support import (
     AMOUNT_MINOR,
     COMPLETED,
     FEE_MINOR,
@@ -22,6 +19,9 @@ from tests.transfers_e2e.support import (
     ledger_accounts,
     local_state,
 )
+from tests.support.coalition import TestCoalition
+from tests.support.programs import ClockedCoalition
+from tests.support.transfers import linked_member, sync_all
 
 # Reversals
 

@@ -7,15 +7,15 @@ import grpc
 from coalition.v1 import tier_pb2
 from exchange.domain.members import new_ppid
 from partners.programs.program import LoyaltyProgram
-from tests.support.coalition import TestCoalition
-from tests.support.programs import error_shape, ppid_of, refused
-from tests.tier_refusals.support import (
+from tests.integration.tier_refusals.support import (
     MALFORMED_PPIDS,
     PPID_CALLS,
     TIER_EXPIRES,
     assert_refusal,
     linked_member,
 )
+from tests.support.coalition import TestCoalition
+from tests.support.programs import error_shape, ppid_of, refused
 
 
 def test_every_tier_rpc_that_takes_a_ppid_is_covered_here() -> None:

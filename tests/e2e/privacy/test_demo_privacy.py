@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from tests.privacy.support import (
+from tests.e2e.privacy.support import (
     DemoObservations,
     foreign_ppids,
     occurrences,

@@ -14,10 +14,7 @@ from exchange.adapters.memory import FixedClock
 from exchange.config import Settings
 from partners.programs.program import LoyaltyProgram, refuse_every_credit
 from partners.programs.transfer_store import OutboxOutcome, OutgoingState
-from tests.support.coalition import TestCoalition
-from tests.support.programs import ClockedCoalition, brand_programs
-from tests.support.transfers import agree, linked_member, sync_all, terms
-from tests.transfers_e2e.support import (
+from tests.e2e.transfers_e2e.support import (
     COMPLETED,
     MILES,
     OPENING,
@@ -31,6 +28,9 @@ from tests.transfers_e2e.support import (
     response_lost,
     transfers_of,
 )
+from tests.support.coalition import TestCoalition
+from tests.support.programs import ClockedCoalition, brand_programs
+from tests.support.transfers import agree, linked_member, sync_all, terms
 
 # Rejection, lost responses and timeouts
 

@@ -6,7 +6,7 @@ import secrets
 
 from coalition.v1 import event_pb2, identity_pb2, tier_pb2
 from exchange.domain.members import new_ppid
-from tests.privacy.support import (
+from tests.e2e.privacy.support import (
     Finding,
     Snapshot,
     foreign_ppids,

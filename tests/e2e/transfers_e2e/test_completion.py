@@ -8,10 +8,7 @@ from datetime import UTC, datetime
 from partners.programs.program import LoyaltyProgram
 from partners.programs.transfer_store import OutboxOutcome, OutgoingState
 from partners.sdk import verify_event, verify_receipt
-from tests.support.coalition import TestCoalition
-from tests.support.programs import feed_thread, wait_until
-from tests.support.transfers import agree, linked_member, sync_all, terms
-from tests.transfers_e2e.support import (
+from tests.e2e.transfers_e2e.support import (
     AMOUNT_MINOR,
     COMPLETED,
     FEE_MINOR,
@@ -24,6 +21,9 @@ from tests.transfers_e2e.support import (
     local_state,
     ppid_at,
 )
+from tests.support.coalition import TestCoalition
+from tests.support.programs import feed_thread, wait_until
+from tests.support.transfers import agree, linked_member, sync_all, terms
 
 # Completion
 

@@ -9,7 +9,7 @@ from exchange.bootstrap import bootstrap
 from exchange.config import Settings
 from partners import demo
 from partners.demo_setup import create_demo_coalition
-from tests.privacy.support import (
+from tests.e2e.privacy.support import (
     BACKENDS,
     MEMBER_NUMBER_PREFIXES,
     DemoObservations,

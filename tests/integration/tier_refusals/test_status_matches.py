@@ -12,6 +12,13 @@ from coalition.v1 import tier_pb2
 from exchange.adapters.sql.engine import create_database_engine
 from partners.programs.program import LoyaltyProgram
 from partners.sdk import HubError
+from tests.integration.tier_refusals.support import (
+    DAY_S,
+    TIER_EXPIRES,
+    assert_refusal,
+    granted_tiers,
+    linked_member,
+)
 from tests.support.coalition import TestCoalition
 from tests.support.databases import REPLAY_BOOKKEEPING, table_snapshot
 from tests.support.programs import (
@@ -23,13 +30,6 @@ from tests.support.programs import (
     publish_ladders,
     refused,
     wait_for_lock_waiters,
-)
-from tests.tier_refusals.support import (
-    DAY_S,
-    TIER_EXPIRES,
-    assert_refusal,
-    granted_tiers,
-    linked_member,
 )
 
 

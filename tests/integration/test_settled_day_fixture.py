@@ -47,7 +47,7 @@ from exchange.services.settlement import settle_day
 from settlement.calendar import CoalitionCalendar, parse_day
 from settlement.model import HUB_PARTICIPANT, BankAccount
 
-FIXTURE = Path(__file__).parent / "fixtures" / "settled_day_v1.json"
+FIXTURE = Path(__file__).parents[1] / "fixtures" / "settled_day_v1.json"
 RECORD_ENV = "COALITION_RECORD_SETTLED_DAY"
 BUSINESS_DAY = "2026-04-14"
 OTHER_DAY = "2026-04-15"

@@ -15,10 +15,7 @@ from exchange.domain.limits import QUOTE_TTL_S
 from partners.programs.program import LoyaltyProgram, accept_every_credit, refuse_every_credit
 from partners.programs.transfer_store import OutgoingState
 from partners.sdk import HubError
-from tests.support.coalition import TestCoalition
-from tests.support.programs import ClockedCoalition
-from tests.support.transfers import DAILY_CAP_POINTS, agree, linked_member, sync_all, terms
-from tests.transfers_e2e.support import (
+from tests.e2e.transfers_e2e.support import (
     AMOUNT_MINOR,
     COMPLETED,
     HOTEL_POINTS,
@@ -33,6 +30,9 @@ from tests.transfers_e2e.support import (
     ppid_at,
     transfers_of,
 )
+from tests.support.coalition import TestCoalition
+from tests.support.programs import ClockedCoalition
+from tests.support.transfers import DAILY_CAP_POINTS, agree, linked_member, sync_all, terms
 
 # Quotes and terms
 

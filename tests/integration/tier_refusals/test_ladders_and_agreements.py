@@ -8,9 +8,14 @@ from coalition.v1 import event_pb2, tier_pb2
 from exchange.domain.errors import FIELD_VIOLATIONS_SHOWN_MAX
 from partners.programs.program import LoyaltyProgram
 from partners.sdk import EventClient
+from tests.integration.tier_refusals.support import (
+    TIER_EXPIRES,
+    assert_refusal,
+    linked_member,
+    tiers,
+)
 from tests.support.coalition import TestCoalition
 from tests.support.programs import error_shape, refused
-from tests.tier_refusals.support import TIER_EXPIRES, assert_refusal, linked_member, tiers
 
 MALFORMED_LADDERS = {
     "gap": (tiers(("BLUE", 1, 1), ("SILVER", 2, 2), ("GOLD", 4, 3)), {"tiers.rank"}),
