@@ -1,16 +1,8 @@
-"""Random quotes, transfers, confirmations, rejections, timeouts and reversals on the fakes.
-
-After every step the ledger balances and matches its counters and each transfer's state
-(invariants 1-3), each transfer has resolved at most once, a used quote never starts a second
-transfer (invariant 4), and the member, whose points at both brands the test keeps the way the
-two loyalty programs would, never holds more value than they started with, bonuses apart
-(invariant 5: rounding never creates points, a round trip never gains).
-"""
+"""The state machine: random steps on the fakes, invariants checked after every one."""
 
 from __future__ import annotations
 
 from collections import Counter
-from dataclasses import dataclass
 from fractions import Fraction
 
 from hypothesis import HealthCheck, settings
@@ -40,63 +32,20 @@ from exchange.services.transfer_engine import TransferRequest
 from tests.unit.in_memory_hub import (
     HARBOR,
     SKYWAY,
-    TERMS,
     TRANSFER_SETTINGS,
     InMemoryHub,
     seal_quote,
-    terms,
 )
-
-MICROSECONDS_PER_SECOND = 1_000_000
-START_POINTS = {SKYWAY: 5_000_000, HARBOR: 2_000_000}
-LIMIT_REFUSALS = {ErrorCode.BELOW_MINIMUM, ErrorCode.ABOVE_MAXIMUM, ErrorCode.NOT_AN_INCREMENT}
-OTHER = {SKYWAY: HARBOR, HARBOR: SKYWAY}
-sources = st.sampled_from([SKYWAY, HARBOR])
-# How many increments a quote asks for: sometimes under the minimum or over the maximum.
-steps = st.integers(min_value=1, max_value=31)
-# Now and then one point more than a whole number of increments.
-off_increment = st.sampled_from([0, 0, 0, 1])
-
-
-@st.composite
-def coalition_terms(draw: st.DrawFn) -> dict[str, RateTerms]:
-    """Skyway → harbor and harbor → skyway terms whose rates multiply to at most 1."""
-    units = st.integers(min_value=1, max_value=2_000)
-    out_source, out_destination, back_source = draw(units), draw(units), draw(units)
-    # Enough back source units that one back destination unit keeps the product at most 1.
-    back_source = max(back_source, -(-out_destination // out_source))
-    back_destination_max = out_source * back_source // out_destination
-    back_destination = draw(st.integers(min_value=1, max_value=back_destination_max))
-    assert out_destination * back_destination <= out_source * back_source
-    by_source = {}
-    for source, (source_units, destination_units) in (
-        (SKYWAY, (out_source, out_destination)), (HARBOR, (back_source, back_destination))
-    ):
-        increment = draw(st.sampled_from([1, 7, 100, 1_000]))
-        daily_cap_increments = draw(st.integers(min_value=20, max_value=90))
-        bonus_percent = draw(st.sampled_from([0, 0, 10, 33]))
-        by_source[source] = terms(
-            source_units=source_units,
-            destination_units=destination_units,
-            minimum_source_points=increment * draw(st.integers(min_value=1, max_value=3)),
-            increment_source_points=increment,
-            maximum_source_points=increment * 30,
-            member_daily_cap_source_points=increment * daily_cap_increments,
-            bonus_percent=bonus_percent,
-            # A promotion that ends a few hours into the run, so both sides of it are seen.
-            bonus_start_us=TERMS.effective_from_us if bonus_percent else None,
-            bonus_end_us=TERMS.effective_from_us + DAY_US + 3 * 3600 * MICROSECONDS_PER_SECOND
-            if bonus_percent else None,
-        )
-    return by_source
-
-
-@dataclass
-class Expected:
-    """What the test believes about one transfer."""
-
-    transfer: Transfer
-    state: TransferState = TransferState.PENDING
+from tests.unit.transfer_state_machine.support import (
+    LIMIT_REFUSALS,
+    OTHER,
+    START_POINTS,
+    Expected,
+    coalition_terms,
+    off_increment,
+    sources,
+    steps,
+)
 
 
 class TransferMachine(RuleBasedStateMachine):
@@ -129,9 +78,12 @@ class TransferMachine(RuleBasedStateMachine):
     def used_today(self, source: str) -> int:
         day_start_us = self.now_us() - self.now_us() % DAY_US
         return sum(
-            e.transfer.source_points for e in self.expected.values()
-            if e.transfer.kind is TransferKind.TRANSFER and e.transfer.source_partner_id == source
-            and e.state is not TransferState.VOIDED and e.transfer.created_at_us >= day_start_us
+            e.transfer.source_points
+            for e in self.expected.values()
+            if e.transfer.kind is TransferKind.TRANSFER
+            and e.transfer.source_partner_id == source
+            and e.state is not TransferState.VOIDED
+            and e.transfer.created_at_us >= day_start_us
         )
 
     def within_terms(self, source: str, points: int) -> bool:
@@ -209,8 +161,11 @@ class TransferMachine(RuleBasedStateMachine):
         self.expected[transfer.transfer_id] = Expected(transfer)
         destination = transfer.destination_partner_id
         assert self.last_event(destination) == CreditRequested(
-            transfer.transfer_id, self.ppids[destination], transfer.destination_points,
-            transfer.bonus_points, transfer.timeout_at_us,
+            transfer.transfer_id,
+            self.ppids[destination],
+            transfer.destination_points,
+            transfer.bonus_points,
+            transfer.timeout_at_us,
         )
         return transfer
 
@@ -275,7 +230,8 @@ class TransferMachine(RuleBasedStateMachine):
         transfer = expected.transfer
         destination = transfer.destination_partner_id
         if (
-            expected.state is TransferState.PENDING and transfer.kind is TransferKind.REVERSAL
+            expected.state is TransferState.PENDING
+            and transfer.kind is TransferKind.REVERSAL
             and self.points[destination] < transfer.destination_points
         ):
             return  # the destination cannot debit points the member no longer holds
@@ -353,7 +309,8 @@ class TransferMachine(RuleBasedStateMachine):
         parties = (original.transfer.source_partner_id, original.transfer.destination_partner_id)
         caller = parties[0] if by_source else parties[1]
         live = [
-            e for e in self.expected.values()
+            e
+            for e in self.expected.values()
             if e.transfer.original_transfer_id == transfer_id
             and e.state is not TransferState.VOIDED
         ]
@@ -381,8 +338,11 @@ class TransferMachine(RuleBasedStateMachine):
         self.expected[reversal.transfer_id] = Expected(reversal)
         destination = reversal.destination_partner_id
         assert self.last_event(destination) == DebitRequested(
-            reversal.transfer_id, transfer_id, self.ppids[destination],
-            reversal.destination_points, reversal.timeout_at_us,
+            reversal.transfer_id,
+            transfer_id,
+            self.ppids[destination],
+            reversal.destination_points,
+            reversal.timeout_at_us,
         )
         return multiple(reversal.transfer_id)
 
